@@ -1,0 +1,54 @@
+// Backend: the small interface every device implements (CPU now, CUDA in engine/cuda).
+//
+// A backend is created for one graph (fixed batch and shapes) and the model's
+// weights; weights are prepared/uploaded once at creation. Each Run() reads the
+// graph input set by SetInput and leaves the outputs for ReadOutput. The memory a
+// backend holds is reported line by line so the planner's figures can be checked.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "graph/graph.h"
+#include "graph/planner.h"
+#include "model/weights.h"
+
+namespace gpen {
+
+enum class Device { kCpu, kCuda };
+enum class Precision { kFp32, kFp16 };
+
+struct BackendOptions {
+  Precision precision = Precision::kFp32;
+  int threads = 0;  // CPU: 0 = all cores
+};
+
+// Bytes a backend holds, by purpose.
+struct MemoryReport {
+  int64_t weights = 0;
+  int64_t arena = 0;      // activations, exactly the plan's arena_bytes
+  int64_t workspace = 0;  // convolution / GEMM scratch
+  int64_t io = 0;         // staging buffers
+  int64_t total() const { return weights + arena + workspace + io; }
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // Copies the graph input (N, C, H, W) float32 from host memory.
+  virtual Status SetInput(const float* host, int64_t count) = 0;
+  virtual Status Run() = 0;
+  // Copies an output tensor (any tensor marked as a graph output) to host float32.
+  virtual Status ReadOutput(int tensor, float* host, int64_t count) = 0;
+  virtual MemoryReport memory() const = 0;
+  virtual const MemoryPlan& plan() const = 0;
+};
+
+Result<std::unique_ptr<Backend>> CreateCpuBackend(const Graph& g, const WeightStore& w,
+                                                  const BackendOptions& o);
+
+}  // namespace gpen

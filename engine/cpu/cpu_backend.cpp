@@ -1,0 +1,172 @@
+// CPU backend: runs the graph node by node with the reference ops in one planned arena.
+//
+// The arena is allocated once, at exactly the planner's size, and every tensor lives
+// at its planned offset; this is what proves the plan on the CPU. Weight-derived
+// tables (transposed deconvolution weights, demodulation sums of squares) are
+// computed once at creation.
+#include <cblas.h>
+
+#include <map>
+#include <new>
+
+#include "backend.h"
+#include "core/check.h"
+#include "cpu/ops.h"
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace gpen {
+
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const Graph& g, const WeightStore& w) : g_(g), w_(w) {}
+
+  Status Init(const BackendOptions& o) {
+    if (o.precision != Precision::kFp32) {
+      return InvalidArgument("--precision fp16 is not supported on the CPU backend",
+                             "the CPU backend computes in fp32; use --device cuda for fp16");
+    }
+    if (o.threads > 0) openblas_set_num_threads(o.threads);
+    plan_ = PlanMemory(g_, sizeof(float));
+    const size_t floats = static_cast<size_t>(plan_.arena_bytes / sizeof(float)) + 1;
+    try {
+      arena_.resize(floats);
+    } catch (const std::bad_alloc&) {
+      return OutOfMemory("cannot allocate the " + std::to_string(plan_.arena_bytes >> 20) +
+                             " MiB activation arena on the CPU",
+                         "lower the batch size or pass --vram-budget to bound memory");
+    }
+    size_t ws = 0;
+    for (size_t i = 0; i < g_.nodes().size(); ++i) {
+      const Node& n = g_.nodes()[i];
+      const Shape& xs = n.in.empty() ? Shape{} : g_.tensor(n.in[0]).shape;
+      const Shape& ys = g_.tensor(n.out).shape;
+      if (n.kind == OpKind::kConv2d) {
+        ws = std::max(ws, cpu::Conv2dWorkspaceFloats(xs, n.weight.shape[n.weight.shape.rank() - 1], ys));
+      } else if (n.kind == OpKind::kConvTranspose2d) {
+        const Shape& wsh = n.weight.shape;  // (1, Cout, Cin, k, k)
+        const int64_t cout = wsh[1], cin = wsh[2], k = wsh[3];
+        ws = std::max(ws, cpu::ConvTranspose2dWorkspaceFloats(xs, cout, k));
+        prepared_[i] = cpu::PrepareConvTranspose(w_.data(n.weight), cout, cin, k);
+      } else if (n.kind == OpKind::kDemodCoef) {
+        const Shape& wsh = n.weight.shape;
+        demod_[i] = cpu::PrepareDemod(w_.data(n.weight), wsh[1], wsh[2], wsh[3] * wsh[4]);
+      }
+    }
+    workspace_.Get(ws);
+    for (const auto& [k, v] : prepared_) prepared_bytes_ += static_cast<int64_t>(v.size() * 4);
+    for (const auto& [k, v] : demod_) prepared_bytes_ += static_cast<int64_t>(v.size() * 8);
+    return Status::Ok();
+  }
+
+  std::string name() const override { return "cpu"; }
+
+  Status SetInput(const float* host, int64_t count) override {
+    const TensorInfo& t = g_.tensor(g_.input());
+    if (count != t.shape.numel()) {
+      return ShapeError("input has " + std::to_string(count) + " values, the graph expects " +
+                        t.shape.ToString());
+    }
+    std::copy(host, host + count, Ptr(g_.input()));
+    return Status::Ok();
+  }
+
+  Status ReadOutput(int tensor, float* host, int64_t count) override {
+    GPEN_CHECK(g_.tensor(tensor).is_output);
+    GPEN_CHECK(count == g_.tensor(tensor).shape.numel());
+    const float* p = Ptr(tensor);
+    std::copy(p, p + count, host);
+    return Status::Ok();
+  }
+
+  Status Run() override {
+    for (size_t i = 0; i < g_.nodes().size(); ++i) RunNode(i, g_.nodes()[i]);
+    return Status::Ok();
+  }
+
+  MemoryReport memory() const override {
+    MemoryReport r;
+    for (size_t i = 0; i < w_.count(); ++i) r.weights += static_cast<int64_t>(w_.tensor(i).size() * 4);
+    r.weights += prepared_bytes_;
+    r.arena = plan_.arena_bytes;
+    r.workspace = static_cast<int64_t>(workspace_.buf.size() * sizeof(float));
+    return r;
+  }
+  const MemoryPlan& plan() const override { return plan_; }
+
+ private:
+  float* Ptr(int t) { return arena_.data() + plan_.offset[t] / sizeof(float); }
+
+  void RunNode(size_t i, const Node& n) {
+    float* y = Ptr(n.out);
+    const Shape& ys = g_.tensor(n.out).shape;
+    const float* x = n.in.empty() ? nullptr : Ptr(n.in[0]);
+    const Shape xs = n.in.empty() ? Shape{} : g_.tensor(n.in[0]).shape;
+    const float* W = n.weight.valid() ? w_.data(n.weight) : nullptr;
+    const float* B = n.bias.valid() ? w_.data(n.bias) : nullptr;
+    switch (n.kind) {
+      case OpKind::kInput:
+        break;
+      case OpKind::kConstInput:
+        cpu::ConstInput(W, n.weight.numel(), ys.n(), y);
+        break;
+      case OpKind::kConv2d: {
+        const int64_t k = n.weight.shape[n.weight.shape.rank() - 1];
+        cpu::Conv2d(x, xs, W, k, n.scale, n.stride, n.pad, y, ys, &workspace_);
+        break;
+      }
+      case OpKind::kConvTranspose2d:
+        cpu::ConvTranspose2d(x, xs, prepared_.at(i).data(), ys.c(), n.weight.shape[3], n.scale,
+                             y, ys, &workspace_);
+        break;
+      case OpKind::kUpfirdn2d:
+        cpu::Upfirdn2d(x, xs, W, n.weight.shape[0], n.weight.shape[1], n.up, n.down, n.pad0,
+                       n.pad1, y, ys);
+        break;
+      case OpKind::kBiasAct:
+        cpu::BiasAct(x, xs, B, n.bias_scale, n.act, y);
+        break;
+      case OpKind::kLinear:
+      case OpKind::kModStyle:
+        cpu::Linear(x, ys.n(), xs.numel() / ys.n(), W, ys[1], n.scale, B, n.bias_scale, n.act, y);
+        break;
+      case OpKind::kPixelNorm:
+        cpu::PixelNorm(x, xs.n(), xs.numel() / xs.n(), y);
+        break;
+      case OpKind::kDemodCoef:
+        cpu::DemodCoef(x, xs.n(), xs[1], demod_.at(i).data(), ys[1], n.scale, y);
+        break;
+      case OpKind::kScaleChannels:
+        cpu::ScaleChannels(x, xs, Ptr(n.in[1]), y);
+        break;
+      case OpKind::kNoiseConcat:
+        cpu::NoiseConcat(x, xs, n.in.size() > 1 ? Ptr(n.in[1]) : nullptr, n.seed, W[0], n.concat, y);
+        break;
+      case OpKind::kAdd:
+        cpu::Add(x, Ptr(n.in[1]), ys.numel(), y);
+        break;
+    }
+  }
+
+  const Graph& g_;
+  const WeightStore& w_;
+  MemoryPlan plan_;
+  std::vector<float> arena_;
+  cpu::Workspace workspace_;
+  std::map<size_t, std::vector<float>> prepared_;
+  std::map<size_t, std::vector<double>> demod_;
+  int64_t prepared_bytes_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> CreateCpuBackend(const Graph& g, const WeightStore& w,
+                                                  const BackendOptions& o) {
+  auto b = std::make_unique<CpuBackend>(g, w);
+  GPEN_TRY(b->Init(o));
+  return std::unique_ptr<Backend>(std::move(b));
+}
+
+}  // namespace gpen

@@ -1,0 +1,305 @@
+// CPU reference ops (see ops.h). Convolutions are banded im2col + sgemm so that the
+// scratch stays within kConvBandBytes at any resolution.
+#include "cpu/ops.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/check.h"
+#include "core/noise.h"
+
+namespace gpen::cpu {
+
+namespace {
+
+constexpr float kSqrt2 = 1.41421356237309504880f;
+
+// Rows of output computed per band so that `per_row` floats per row fit the budget.
+int64_t BandRows(int64_t per_row, int64_t total) {
+  const int64_t budget = static_cast<int64_t>(kConvBandBytes / sizeof(float));
+  return std::clamp<int64_t>(budget / std::max<int64_t>(per_row, 1), 1, total);
+}
+
+}  // namespace
+
+size_t Conv2dWorkspaceFloats(const Shape& x, int64_t k, const Shape& y) {
+  if (k == 1 && x.h() == y.h() && x.w() == y.w()) return 0;  // direct GEMM
+  const int64_t per_row = x.c() * k * k * y.w();
+  return static_cast<size_t>(per_row * BandRows(per_row, y.h()));
+}
+
+size_t ConvTranspose2dWorkspaceFloats(const Shape& x, int64_t cout, int64_t k) {
+  const int64_t per_row = cout * k * k * x.w();
+  return static_cast<size_t>(per_row * BandRows(per_row, x.h()));
+}
+
+void Conv2d(const float* x, const Shape& xs, const float* w, int64_t k, float scale, int stride,
+            int pad, float* y, const Shape& ys, Workspace* ws) {
+  const int64_t n = xs.n(), cin = xs.c(), h = xs.h(), wd = xs.w();
+  const int64_t cout = ys.c(), ho = ys.h(), wo = ys.w();
+  const int64_t kdim = cin * k * k;
+  for (int64_t b = 0; b < n; ++b) {
+    const float* xb = x + b * cin * h * wd;
+    float* yb = y + b * cout * ho * wo;
+    if (k == 1 && stride == 1 && pad == 0) {
+      // (Cout, Cin) x (Cin, H*W)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ho * wo, cin, scale, w, cin,
+                  xb, ho * wo, 0.f, yb, ho * wo);
+      continue;
+    }
+    const int64_t band = BandRows(kdim * wo, ho);
+    float* cols = ws->Get(static_cast<size_t>(kdim * band * wo));
+    for (int64_t r0 = 0; r0 < ho; r0 += band) {
+      const int64_t rows = std::min(band, ho - r0);
+      const int64_t ncol = rows * wo;
+#pragma omp parallel for schedule(static)
+      for (int64_t c = 0; c < cin; ++c) {
+        const float* xc = xb + c * h * wd;
+        for (int64_t ky = 0; ky < k; ++ky) {
+          for (int64_t kx = 0; kx < k; ++kx) {
+            float* col = cols + ((c * k + ky) * k + kx) * ncol;
+            for (int64_t oy = 0; oy < rows; ++oy) {
+              const int64_t iy = (r0 + oy) * stride - pad + ky;
+              float* dst = col + oy * wo;
+              if (iy < 0 || iy >= h) {
+                std::fill(dst, dst + wo, 0.f);
+                continue;
+              }
+              const float* src = xc + iy * wd;
+              if (stride == 1) {
+                const int64_t lo = std::clamp<int64_t>(pad - kx, 0, wo);
+                const int64_t hi = std::clamp<int64_t>(wd + pad - kx, lo, wo);
+                std::fill(dst, dst + lo, 0.f);
+                std::memcpy(dst + lo, src + lo - pad + kx, (hi - lo) * sizeof(float));
+                std::fill(dst + hi, dst + wo, 0.f);
+              } else {
+                for (int64_t ox = 0; ox < wo; ++ox) {
+                  const int64_t ix = ox * stride - pad + kx;
+                  dst[ox] = (ix >= 0 && ix < wd) ? src[ix] : 0.f;
+                }
+              }
+            }
+          }
+        }
+      }
+      // (Cout, K) x (K, rows*Wo) -> output rows [r0, r0 + rows) of every channel.
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ncol, kdim, scale, w, kdim,
+                  cols, ncol, 0.f, yb + r0 * wo, ho * wo);
+    }
+  }
+}
+
+std::vector<float> PrepareConvTranspose(const float* w, int64_t cout, int64_t cin, int64_t k) {
+  // w (Cout, Cin, k, k) -> wt ((Cout, k, k), Cin)
+  std::vector<float> wt(static_cast<size_t>(cout * cin * k * k));
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t i = 0; i < cin; ++i)
+      for (int64_t t = 0; t < k * k; ++t) wt[(o * k * k + t) * cin + i] = w[(o * cin + i) * k * k + t];
+  return wt;
+}
+
+void ConvTranspose2d(const float* x, const Shape& xs, const float* wt, int64_t cout, int64_t k,
+                     float scale, float* y, const Shape& ys, Workspace* ws) {
+  // out[o, 2*iy + ky, 2*ix + kx] += W[o, i, ky, kx] * x[i, iy, ix]
+  const int64_t n = xs.n(), cin = xs.c(), h = xs.h(), wd = xs.w();
+  const int64_t ho = ys.h(), wo = ys.w();
+  const int64_t rows_k = cout * k * k;
+  const int64_t band = BandRows(rows_k * wd, h);
+  float* cols = ws->Get(static_cast<size_t>(rows_k * band * wd));
+  std::memset(y, 0, sizeof(float) * static_cast<size_t>(ys.numel()));
+  for (int64_t b = 0; b < n; ++b) {
+    const float* xb = x + b * cin * h * wd;
+    float* yb = y + b * cout * ho * wo;
+    for (int64_t r0 = 0; r0 < h; r0 += band) {
+      const int64_t rows = std::min(band, h - r0);
+      const int64_t ncol = rows * wd;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows_k, ncol, cin, scale, wt, cin,
+                  xb + r0 * wd, h * wd, 0.f, cols, ncol);
+#pragma omp parallel for schedule(static)
+      for (int64_t o = 0; o < cout; ++o) {
+        float* yo = yb + o * ho * wo;
+        for (int64_t ky = 0; ky < k; ++ky) {
+          for (int64_t kx = 0; kx < k; ++kx) {
+            const float* col = cols + ((o * k + ky) * k + kx) * ncol;
+            for (int64_t iy = 0; iy < rows; ++iy) {
+              float* dst = yo + (2 * (r0 + iy) + ky) * wo + kx;
+              const float* src = col + iy * wd;
+              for (int64_t ix = 0; ix < wd; ++ix) dst[2 * ix] += src[ix];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+void Upfirdn2d(const float* x, const Shape& xs, const float* kernel, int64_t kh, int64_t kw,
+               int up, int down, int pad0, int pad1, float* y, const Shape& ys) {
+  (void)pad1;  // implied by the output size
+  const int64_t planes = xs.n() * xs.c(), h = xs.h(), wd = xs.w();
+  const int64_t ho = ys.h(), wo = ys.w();
+  // Flipped kernel: F.conv2d(padded, flip(kernel)) in upfirdn2d_native.
+  std::vector<float> kf(static_cast<size_t>(kh * kw));
+  for (int64_t i = 0; i < kh; ++i)
+    for (int64_t j = 0; j < kw; ++j) kf[i * kw + j] = kernel[(kh - 1 - i) * kw + (kw - 1 - j)];
+  // For each output column and kernel column: the source column, or -1.
+  std::vector<int64_t> src_x(static_cast<size_t>(wo * kw));
+  for (int64_t ox = 0; ox < wo; ++ox) {
+    for (int64_t j = 0; j < kw; ++j) {
+      const int64_t u = ox * down + j - pad0;  // index in the zero-inserted row
+      src_x[ox * kw + j] = (u >= 0 && u % up == 0 && u / up < wd) ? u / up : -1;
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* xp = x + p * h * wd;
+    float* yp = y + p * ho * wo;
+    for (int64_t oy = 0; oy < ho; ++oy) {
+      float* dst = yp + oy * wo;
+      std::fill(dst, dst + wo, 0.f);
+      for (int64_t i = 0; i < kh; ++i) {
+        const int64_t v = oy * down + i - pad0;
+        if (v < 0 || v % up != 0 || v / up >= h) continue;
+        const float* src = xp + (v / up) * wd;
+        const float* krow = kf.data() + i * kw;
+        if (up == 1 && down == 1) {
+          // Contiguous fast path: dst[ox] += k * src[ox + j - pad0] on the valid range.
+          for (int64_t j = 0; j < kw; ++j) {
+            const int64_t lo = std::clamp<int64_t>(pad0 - j, 0, wo);
+            const int64_t hi = std::clamp<int64_t>(wd + pad0 - j, lo, wo);
+            const float kv = krow[j];
+            const float* s = src + j - pad0;
+            for (int64_t ox = lo; ox < hi; ++ox) dst[ox] += kv * s[ox];
+          }
+        } else {
+          for (int64_t ox = 0; ox < wo; ++ox) {
+            float acc = 0.f;
+            for (int64_t j = 0; j < kw; ++j) {
+              const int64_t sx = src_x[ox * kw + j];
+              if (sx >= 0) acc += krow[j] * src[sx];
+            }
+            dst[ox] += acc;
+          }
+        }
+      }
+    }
+  }
+}
+
+void BiasAct(const float* x, const Shape& xs, const float* bias, float bias_scale, bool act,
+             float* y) {
+  const int64_t n = xs.n(), c = xs.c();
+  const int64_t hw = xs.numel() / (n * c);
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < n * c; ++p) {
+    const float b = bias[p % c] * bias_scale;
+    const float* xp = x + p * hw;
+    float* yp = y + p * hw;
+    if (act) {
+      for (int64_t i = 0; i < hw; ++i) {
+        const float v = xp[i] + b;
+        yp[i] = (v >= 0.f ? v : 0.2f * v) * kSqrt2;
+      }
+    } else {
+      for (int64_t i = 0; i < hw; ++i) yp[i] = xp[i] + b;
+    }
+  }
+}
+
+void Linear(const float* x, int64_t n, int64_t k, const float* w, int64_t m, float scale,
+            const float* bias, float bias_scale, bool act, float* y) {
+  // Accumulated in double: these layers are small and feed every later layer.
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < m; ++j) {
+    const float* wj = w + j * k;
+    for (int64_t b = 0; b < n; ++b) {
+      const float* xb = x + b * k;
+      double acc = 0;
+      for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(xb[i]) * wj[i];
+      float v = static_cast<float>(acc * scale) + bias[j] * bias_scale;
+      if (act) v = (v >= 0.f ? v : 0.2f * v) * kSqrt2;
+      y[b * m + j] = v;
+    }
+  }
+}
+
+void PixelNorm(const float* x, int64_t n, int64_t c, float* y) {
+  for (int64_t b = 0; b < n; ++b) {
+    double ss = 0;
+    for (int64_t i = 0; i < c; ++i) ss += static_cast<double>(x[b * c + i]) * x[b * c + i];
+    const double r = 1.0 / std::sqrt(ss / static_cast<double>(c) + 1e-8);
+    for (int64_t i = 0; i < c; ++i) y[b * c + i] = static_cast<float>(x[b * c + i] * r);
+  }
+}
+
+std::vector<double> PrepareDemod(const float* w, int64_t cout, int64_t cin, int64_t kk) {
+  std::vector<double> wsq(static_cast<size_t>(cout * cin));
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t i = 0; i < cin; ++i) {
+      double s = 0;
+      for (int64_t t = 0; t < kk; ++t) {
+        const double v = w[(o * cin + i) * kk + t];
+        s += v * v;
+      }
+      wsq[o * cin + i] = s;
+    }
+  return wsq;
+}
+
+void DemodCoef(const float* s, int64_t n, int64_t cin, const double* wsq, int64_t cout,
+               float scale, float* d) {
+  const double sc2 = static_cast<double>(scale) * scale;
+  for (int64_t b = 0; b < n; ++b) {
+    std::vector<double> s2(static_cast<size_t>(cin));
+    for (int64_t i = 0; i < cin; ++i) s2[i] = static_cast<double>(s[b * cin + i]) * s[b * cin + i];
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < cout; ++o) {
+      double acc = 0;
+      const double* wo = wsq + o * cin;
+      for (int64_t i = 0; i < cin; ++i) acc += wo[i] * s2[i];
+      d[b * cout + o] = static_cast<float>(1.0 / std::sqrt(sc2 * acc + 1e-8));
+    }
+  }
+}
+
+void ScaleChannels(const float* x, const Shape& xs, const float* s, float* y) {
+  const int64_t planes = xs.n() * xs.c();
+  const int64_t hw = xs.numel() / planes;
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float v = s[p];  // s is (N, C): flat index n*C + c == plane index
+    for (int64_t i = 0; i < hw; ++i) y[p * hw + i] = x[p * hw + i] * v;
+  }
+}
+
+void NoiseConcat(const float* x, const Shape& xs, const float* feat, uint64_t seed, float weight,
+                 bool concat, float* y) {
+  const int64_t n = xs.n(), chw = xs.numel() / xs.n();
+  for (int64_t b = 0; b < n; ++b) {
+    const float* xb = x + b * chw;
+    float* yb = y + b * chw * (concat ? 2 : 1);
+    float* nb = concat ? yb + chw : yb;
+    if (concat && yb != xb) std::memcpy(yb, xb, sizeof(float) * static_cast<size_t>(chw));
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < chw; ++i) {
+      const float nz = feat ? feat[b * chw + i]
+                            : HashNormal(seed, static_cast<uint64_t>(b * chw + i));
+      nb[i] = concat ? weight * nz : xb[i] + weight * nz;
+    }
+  }
+}
+
+void Add(const float* a, const float* b, int64_t n, float* y) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+
+void ConstInput(const float* param, int64_t per_sample, int64_t batch, float* y) {
+  for (int64_t b = 0; b < batch; ++b)
+    std::memcpy(y + b * per_sample, param, sizeof(float) * static_cast<size_t>(per_sample));
+}
+
+}  // namespace gpen::cpu

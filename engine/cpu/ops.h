@@ -1,0 +1,79 @@
+// CPU reference ops: plain, unfused, float32, one function per upstream building block.
+//
+// These are the ground truth every other backend is tested against. Each comment
+// names the upstream function it mirrors (yangxy/GPEN face_model/gpen_model.py and
+// face_model/op/*). Activations are (N, C, H, W), contiguous. Matrix work goes
+// through cblas_sgemm (OpenBLAS); the rest is OpenMP over channels.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/shape.h"
+
+namespace gpen::cpu {
+
+// Reusable scratch for im2col / col buffers; grows on demand, counted by the backend.
+struct Workspace {
+  std::vector<float> buf;
+  float* Get(size_t n) {
+    if (buf.size() < n) buf.resize(n);
+    return buf.data();
+  }
+};
+
+// Bytes of scratch the banded convolutions use at most (im2col of a row band).
+constexpr size_t kConvBandBytes = size_t{8} << 20;
+size_t Conv2dWorkspaceFloats(const Shape& x, int64_t k, const Shape& y);
+size_t ConvTranspose2dWorkspaceFloats(const Shape& x, int64_t cout, int64_t k);
+
+// EqualConv2d.forward: F.conv2d(x, W * scale, stride, padding), no bias.
+// w: (Cout, Cin, k, k). y: (N, Cout, Ho, Wo).
+void Conv2d(const float* x, const Shape& xs, const float* w, int64_t k, float scale, int stride,
+            int pad, float* y, const Shape& ys, Workspace* ws);
+
+// ModulatedConv2d.forward (upsample branch): F.conv_transpose2d(x, W^T * scale, stride=2,
+// padding=0). wt is W pre-arranged as ((Cout, k, k), Cin) rows by PrepareConvTranspose.
+// y: (N, Cout, 2H + k - 2, 2W + k - 2).
+std::vector<float> PrepareConvTranspose(const float* w, int64_t cout, int64_t cin, int64_t k);
+void ConvTranspose2d(const float* x, const Shape& xs, const float* wt, int64_t cout, int64_t k,
+                     float scale, float* y, const Shape& ys, Workspace* ws);
+
+// op/upfirdn2d.py upfirdn2d_native: zero-insert `up`, pad (pad0, pad1) (negative
+// crops), convolve with the flipped kernel (kh, kw), keep every `down`-th sample.
+void Upfirdn2d(const float* x, const Shape& xs, const float* kernel, int64_t kh, int64_t kw,
+               int up, int down, int pad0, int pad1, float* y, const Shape& ys);
+
+// op/fused_act.py fused_leaky_relu: sqrt(2) * leaky_relu(x + bias, 0.2) when act,
+// else x + bias. bias has C entries, multiplied by bias_scale (lr_mul).
+void BiasAct(const float* x, const Shape& xs, const float* bias, float bias_scale, bool act,
+             float* y);
+
+// EqualLinear.forward: x (N, K) . (W (M, K) * scale)^T + bias * lr_mul, optional fused lrelu.
+void Linear(const float* x, int64_t n, int64_t k, const float* w, int64_t m, float scale,
+            const float* bias, float bias_scale, bool act, float* y);
+
+// PixelNorm.forward: x * rsqrt(mean over C of x^2 + 1e-8); x (N, C).
+void PixelNorm(const float* x, int64_t n, int64_t c, float* y);
+
+// ModulatedConv2d demodulation: d[n, o] = rsqrt(sum_{i,k} (scale * W[o, i, k] * s[n, i])^2 + 1e-8).
+// wsq[o, i] = sum_k W[o, i, k]^2, from PrepareDemod.
+std::vector<double> PrepareDemod(const float* w, int64_t cout, int64_t cin, int64_t kk);
+void DemodCoef(const float* s, int64_t n, int64_t cin, const double* wsq, int64_t cout,
+               float scale, float* d);
+
+// x[n, c, :, :] * s[n, c] (modulation of the input, demodulation of the output).
+void ScaleChannels(const float* x, const Shape& xs, const float* s, float* y);
+
+// NoiseInjection.forward: cat(x, weight * noise) along C (isconcat) or x + weight * noise.
+// noise is `feat` (N, C, H, W) or, when null, HashNormal(seed, flat index).
+void NoiseConcat(const float* x, const Shape& xs, const float* feat, uint64_t seed, float weight,
+                 bool concat, float* y);
+
+// ToRGB skip sum: y = a + b.
+void Add(const float* a, const float* b, int64_t n, float* y);
+
+// ConstantInput.forward: input.repeat(batch, 1, 1, 1).
+void ConstInput(const float* param, int64_t per_sample, int64_t batch, float* y);
+
+}  // namespace gpen::cpu

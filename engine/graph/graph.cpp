@@ -1,0 +1,88 @@
+// Graph bookkeeping: tensor/node creation, outputs, FLOP count.
+#include "graph/graph.h"
+
+#include "core/check.h"
+
+namespace gpen {
+
+const char* OpName(OpKind k) {
+  switch (k) {
+    case OpKind::kInput: return "input";
+    case OpKind::kConstInput: return "const_input";
+    case OpKind::kConv2d: return "conv2d";
+    case OpKind::kConvTranspose2d: return "conv_transpose2d";
+    case OpKind::kUpfirdn2d: return "upfirdn2d";
+    case OpKind::kBiasAct: return "bias_act";
+    case OpKind::kLinear: return "linear";
+    case OpKind::kPixelNorm: return "pixel_norm";
+    case OpKind::kModStyle: return "mod_style";
+    case OpKind::kDemodCoef: return "demod_coef";
+    case OpKind::kScaleChannels: return "scale_channels";
+    case OpKind::kNoiseConcat: return "noise_concat";
+    case OpKind::kAdd: return "add";
+  }
+  return "?";
+}
+
+int Graph::AddTensor(Shape shape, std::string name, TensorClass cls) {
+  TensorInfo t;
+  t.shape = std::move(shape);
+  t.name = std::move(name);
+  t.cls = cls;
+  tensors_.push_back(std::move(t));
+  return static_cast<int>(tensors_.size()) - 1;
+}
+
+int Graph::AddNode(Node node, Shape out_shape, TensorClass cls) {
+  for (int i : node.in) GPEN_CHECK(i >= 0 && i < static_cast<int>(tensors_.size()));
+  const int t = AddTensor(std::move(out_shape), node.name, cls);
+  tensors_[t].producer = static_cast<int>(nodes_.size());
+  node.out = t;
+  nodes_.push_back(std::move(node));
+  return t;
+}
+
+void Graph::MarkOutput(int t) {
+  GPEN_CHECK(t >= 0 && t < static_cast<int>(tensors_.size()));
+  if (!tensors_[t].is_output) {
+    tensors_[t].is_output = true;
+    outputs_.push_back(t);
+  }
+}
+
+int Graph::FindOutput(const std::string& name) const {
+  for (int t : outputs_)
+    if (tensors_[t].name == name) return t;
+  return -1;
+}
+
+double Graph::Flops() const {
+  double f = 0;
+  for (const Node& n : nodes_) {
+    const Shape& o = tensors_[n.out].shape;
+    switch (n.kind) {
+      case OpKind::kConv2d: {
+        const Shape& w = n.weight.shape;  // (Cout, Cin, k, k) or (1, Cout, Cin, k, k)
+        const int64_t k = w[w.rank() - 1] * w[w.rank() - 2] * w[w.rank() - 3];
+        f += 2.0 * o.numel() * k;
+        break;
+      }
+      case OpKind::kConvTranspose2d: {
+        const Shape& x = tensors_[n.in[0]].shape;
+        const Shape& w = n.weight.shape;
+        const int64_t cout = w[w.rank() - 4], k = w[w.rank() - 1] * w[w.rank() - 2];
+        f += 2.0 * x.numel() * cout * k;
+        break;
+      }
+      case OpKind::kLinear:
+      case OpKind::kModStyle:
+        f += 2.0 * o.numel() * n.weight.shape[1];
+        break;
+      default:
+        break;
+    }
+  }
+  return f;
+}
+
+}  // namespace gpen

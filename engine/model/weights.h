@@ -1,0 +1,72 @@
+// Weights: tensors bound once, by name, into typed structs; nothing looks names up later.
+//
+// A Binder is asked for each tensor an architecture needs (name and exact shape).
+// From a ModelFile it converts the stored F32/F16/BF16 data to float32 host memory;
+// in random mode it draws seeded values instead (benchmarks of a real architecture
+// without a download). Problems are collected, not returned one at a time: Finish()
+// reports every missing tensor and wrong shape, then every tensor the file holds
+// that the architecture does not use, each with got and expected.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/shape.h"
+#include "core/status.h"
+#include "model/model_file.h"
+
+namespace gpen {
+
+// A handle to one bound tensor: its index in the WeightStore and its shape.
+struct Param {
+  int32_t index = -1;
+  Shape shape;
+  bool valid() const { return index >= 0; }
+  int64_t numel() const { return shape.numel(); }
+};
+
+// Owns the float32 host copy of every bound tensor.
+class WeightStore {
+ public:
+  const float* data(const Param& p) const { return tensors_[p.index].data(); }
+  const std::string& name(const Param& p) const { return names_[p.index]; }
+  size_t count() const { return tensors_.size(); }
+  int64_t total_params() const;
+  const std::vector<float>& tensor(size_t i) const { return tensors_[i]; }
+  const std::string& name(size_t i) const { return names_[i]; }
+
+ private:
+  friend class Binder;
+  std::vector<std::vector<float>> tensors_;
+  std::vector<std::string> names_;
+};
+
+// How a tensor is drawn in random mode.
+enum class Init { kNormal, kBias, kModBias, kNoiseWeight };
+
+class Binder {
+ public:
+  Binder(const ModelFile* file, WeightStore* store) : file_(file), store_(store) {}
+  Binder(uint64_t seed, WeightStore* store) : store_(store), rng_(seed) {}
+
+  // Binds `name` with exactly `shape`; on a problem records it and returns an
+  // invalid Param (the caller goes on so that every problem is reported at once).
+  Param Bind(const std::string& name, const Shape& shape, Init init = Init::kNormal);
+  // Binds a buffer whose values are fixed by the architecture (a blur kernel) and
+  // checks that the stored values equal `expected`.
+  Param BindFixed(const std::string& name, const Shape& shape, const std::vector<float>& expected);
+  // Every problem found so far plus unknown tensors, or Ok.
+  Status Finish(const std::string& arch_description);
+
+ private:
+  const ModelFile* file_ = nullptr;
+  WeightStore* store_;
+  std::mt19937_64 rng_;
+  std::vector<std::string> problems_;
+  std::vector<std::string> bound_names_;
+};
+
+}  // namespace gpen

@@ -1,0 +1,42 @@
+// GpenSession: graph lowering + backend creation + run.
+#include "session.h"
+
+#include "core/check.h"
+
+namespace gpen {
+
+Result<std::unique_ptr<Backend>> CreateCudaBackend(const Graph& g, const WeightStore& w,
+                                                   const BackendOptions& o);
+
+Result<std::unique_ptr<GpenSession>> GpenSession::Create(std::shared_ptr<const GpenWeights> weights,
+                                                         const GpenGraphOptions& graph_options,
+                                                         Device device,
+                                                         const BackendOptions& backend_options) {
+  auto s = std::unique_ptr<GpenSession>(new GpenSession());
+  s->weights_ = std::move(weights);
+  s->graph_ = BuildGpenGraph(*s->weights_, graph_options);
+  if (device == Device::kCpu) {
+    GPEN_ASSIGN_OR_RETURN(s->backend_, CreateCpuBackend(s->graph_, s->weights_->store, backend_options));
+  } else {
+    GPEN_ASSIGN_OR_RETURN(s->backend_, CreateCudaBackend(s->graph_, s->weights_->store, backend_options));
+  }
+  return s;
+}
+
+Status GpenSession::Run(const float* in, float* out) {
+  GPEN_TRY(backend_->SetInput(in, graph_.tensor(graph_.input()).shape.numel()));
+  GPEN_TRY(backend_->Run());
+  const int img = graph_.FindOutput("image");
+  GPEN_CHECK(img >= 0);
+  return backend_->ReadOutput(img, out, graph_.tensor(img).shape.numel());
+}
+
+Status GpenSession::ReadOutput(const std::string& name, std::vector<float>* out, Shape* shape) {
+  const int t = graph_.FindOutput(name);
+  if (t < 0) return InvalidArgument("graph has no output named '" + name + "'");
+  *shape = graph_.tensor(t).shape;
+  out->resize(static_cast<size_t>(shape->numel()));
+  return backend_->ReadOutput(t, out->data(), shape->numel());
+}
+
+}  // namespace gpen
