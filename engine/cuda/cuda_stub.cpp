@@ -1,4 +1,4 @@
-// CreateCudaBackend for builds without CUDA (-DGPEN_CUDA=OFF or no nvcc): says so.
+// CUDA entry points for builds without CUDA (-DGPEN_CUDA=OFF or no nvcc): they say so.
 #include "backend.h"
 
 namespace gpen {
@@ -7,6 +7,11 @@ Result<std::unique_ptr<Backend>> CreateCudaBackend(const Graph&, const WeightSto
                                                    const BackendOptions&) {
   return Unavailable("this build of gpen has no CUDA backend",
                      "rebuild with nvcc installed and -DGPEN_CUDA=ON, or use --device cpu");
+}
+
+bool CudaUsable(std::string* why) {
+  if (why) *why = "this build has no CUDA backend";
+  return false;
 }
 
 }  // namespace gpen

@@ -85,4 +85,19 @@ double Graph::Flops() const {
   return f;
 }
 
+double Graph::BytesMoved(size_t act_elem_bytes) const {
+  auto bytes = [&](int t) {
+    const size_t es = tensors_[t].cls == TensorClass::kAlwaysFp32 ? 4 : act_elem_bytes;
+    return static_cast<double>(tensors_[t].shape.numel()) * static_cast<double>(es);
+  };
+  double b = 0;
+  for (const Node& n : nodes_) {
+    for (int t : n.in) b += bytes(t);
+    b += bytes(n.out);
+    if (n.weight.valid()) b += 4.0 * static_cast<double>(n.weight.numel());
+    if (n.bias.valid()) b += 4.0 * static_cast<double>(n.bias.numel());
+  }
+  return b;
+}
+
 }  // namespace gpen

@@ -79,6 +79,8 @@ class Graph {
   const std::vector<int>& outputs() const { return outputs_; }
   // Multiply-accumulate count x 2 of the whole graph (for GFLOP/s).
   double Flops() const;
+  // Bytes every node reads and writes (activations and weights), a lower bound on traffic.
+  double BytesMoved(size_t act_elem_bytes) const;
 
  private:
   std::vector<TensorInfo> tensors_;

@@ -1,0 +1,215 @@
+// gpen enhance: restore aligned face crops, a file or a folder, in batches.
+//
+// Inputs are never overwritten; each output is written whole or not at all (see
+// image/image.h). An image that cannot be read or written is reported and skipped;
+// the rest go on and the exit code says that some failed.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <cstdio>
+#include <cstdlib>
+#include <dirent.h>
+#include <map>
+#include <memory>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/device_select.h"
+#include "image/image.h"
+#include "session.h"
+
+namespace gpen::cli {
+
+namespace {
+
+bool IsDir(const std::string& p) {
+  struct stat st {};
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+bool Exists(const std::string& p) {
+  struct stat st {};
+  return stat(p.c_str(), &st) == 0;
+}
+std::string BaseName(const std::string& p) {
+  const size_t s = p.find_last_of('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+std::string DirName(const std::string& p) {
+  const size_t s = p.find_last_of('/');
+  return s == std::string::npos ? "." : (s == 0 ? "/" : p.substr(0, s));
+}
+// Canonical path of a file that may not exist yet (its folder must).
+std::string Canonical(const std::string& p) {
+  char buf[PATH_MAX];
+  if (realpath(p.c_str(), buf)) return buf;
+  if (realpath(DirName(p).c_str(), buf)) return std::string(buf) + "/" + BaseName(p);
+  return p;
+}
+
+struct Job {
+  std::string in, out;
+};
+
+std::string StripSlashes(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+Result<std::vector<Job>> PlanJobs(const std::string& in_arg, const std::string& out_arg) {
+  const std::string in = StripSlashes(in_arg), out = StripSlashes(out_arg);
+  std::vector<Job> jobs;
+  if (!Exists(in)) return IoError("--input " + in + ": no such file or folder");
+  if (IsDir(in)) {
+    if (Exists(out) && !IsDir(out)) {
+      return InvalidArgument("--output " + out + " is a file, but --input is a folder",
+                             "give an output folder (it is created if missing)");
+    }
+    if (!Exists(out) && mkdir(out.c_str(), 0755) != 0) {
+      return IoError("--output " + out + ": cannot create folder: " + std::strerror(errno));
+    }
+    if (Canonical(in) == Canonical(out)) {
+      return InvalidArgument("--output " + out + " is the input folder",
+                             "outputs take the inputs' names and would overwrite them; choose "
+                             "another folder");
+    }
+    DIR* d = opendir(in.c_str());
+    if (!d) return IoError("--input " + in + ": cannot list folder: " + std::strerror(errno));
+    std::vector<std::string> names;
+    while (dirent* e = readdir(d)) {
+      const std::string n = e->d_name;
+      if (n[0] != '.' && HasImageExtension(n) && !IsDir(in + "/" + n)) names.push_back(n);
+    }
+    closedir(d);
+    std::sort(names.begin(), names.end());
+    if (names.empty()) {
+      return InvalidArgument("--input " + in + ": no .png, .jpg, .jpeg, .bmp or .tga files");
+    }
+    for (const auto& n : names) jobs.push_back({in + "/" + n, out + "/" + n});
+  } else {
+    std::string target = IsDir(out) ? out + "/" + BaseName(in) : out;
+    if (!HasImageExtension(target)) {
+      return InvalidArgument("--output " + out + ": unknown image extension",
+                             "use .png, .jpg, .bmp or .tga");
+    }
+    jobs.push_back({in, target});
+  }
+  for (const Job& j : jobs) {
+    if (Canonical(j.in) == Canonical(j.out)) {
+      return InvalidArgument("--output " + j.out + " is the input file; inputs are never overwritten");
+    }
+  }
+  return jobs;
+}
+
+double Seconds(std::chrono::steady_clock::time_point a) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
+}
+
+}  // namespace
+
+Status CmdEnhance(int argc, char** argv, int* failed) {
+  *failed = 0;
+  Args a("enhance");
+  a.Flag("-m,--model", true, "converted model file (.safetensors)")
+      .Flag("-i,--input", true, "input image or folder")
+      .Flag("-o,--output", true, "output image or folder (created if missing)")
+      .Flag("--aligned", false, "inputs are aligned face crops (required for now)")
+      .Flag("--device", true, "cpu, cuda or auto", "auto")
+      .Flag("--precision", true, "fp32 or fp16 (fp16 on cuda only)", "fp32")
+      .Flag("--batch", true, "faces per batch", "1")
+      .Flag("--threads", true, "CPU threads (0 = all cores)", "0")
+      .Flag("--seed", true, "seed of the noise FullGenerator_SR draws above the encoder size", "0")
+      .Flag("-h,--help", false, "show this help");
+  GPEN_TRY(a.Parse(argc, argv));
+  if (a.Has("--help")) {
+    std::printf("usage: gpen enhance -m MODEL -i IN -o OUT --aligned [flags]\n\n%s", a.Help().c_str());
+    return Status::Ok();
+  }
+  for (const char* req : {"--model", "--input", "--output"}) {
+    if (a.Get(req).empty()) return InvalidArgument(std::string("gpen enhance: ") + req + " is required", "see gpen enhance --help");
+  }
+  if (!a.Has("--aligned")) {
+    return Unavailable("gpen enhance: only aligned face crops are supported so far",
+                       "pass --aligned with crops made the way upstream aligns faces; whole "
+                       "photos (detection, alignment, paste-back) come in a later version");
+  }
+  GPEN_ASSIGN_OR_RETURN(int64_t batch, a.GetInt("--batch", 1, 256));
+  GPEN_ASSIGN_OR_RETURN(int64_t threads, a.GetInt("--threads", 0, 1024));
+  GPEN_ASSIGN_OR_RETURN(int64_t seed, a.GetInt("--seed", 0, INT64_MAX));
+  GPEN_ASSIGN_OR_RETURN(Device device, ResolveDevice(a.Get("--device")));
+  GPEN_ASSIGN_OR_RETURN(Precision precision, ResolvePrecision(a.Get("--precision"), device));
+  GPEN_ASSIGN_OR_RETURN(std::vector<Job> jobs, PlanJobs(a.Get("--input"), a.Get("--output")));
+
+  GPEN_ASSIGN_OR_RETURN(GpenWeights w, LoadGpenModel(a.Get("--model")));
+  auto weights = std::make_shared<const GpenWeights>(std::move(w));
+  const GpenArch& arch = weights->arch;
+  std::fprintf(stderr, "model: %s\n", arch.ToString().c_str());
+  BackendOptions bo;
+  bo.precision = precision;
+  bo.threads = static_cast<int>(threads);
+  std::map<int64_t, std::unique_ptr<GpenSession>> sessions;  // by batch size
+  auto session_for = [&](int64_t n) -> Result<GpenSession*> {
+    auto it = sessions.find(n);
+    if (it != sessions.end()) return it->second.get();
+    GpenGraphOptions go;
+    go.batch = n;
+    go.noise_seed = static_cast<uint64_t>(seed);
+    GPEN_ASSIGN_OR_RETURN(std::unique_ptr<GpenSession> s, GpenSession::Create(weights, go, device, bo));
+    GpenSession* raw = s.get();
+    sessions[n] = std::move(s);
+    return raw;
+  };
+
+  const int64_t in_sz = arch.in_size, out_sz = arch.out_size;
+  const int64_t in_px = 3 * in_sz * in_sz, out_px = 3 * out_sz * out_sz;
+  const auto t_all = std::chrono::steady_clock::now();
+  for (size_t start = 0; start < jobs.size(); start += static_cast<size_t>(batch)) {
+    const size_t end = std::min(jobs.size(), start + static_cast<size_t>(batch));
+    std::vector<const Job*> ok_jobs;
+    std::vector<std::vector<float>> alphas;
+    std::vector<float> input;
+    const auto t_batch = std::chrono::steady_clock::now();
+    for (size_t j = start; j < end; ++j) {
+      auto img = LoadImage(jobs[j].in);
+      if (!img.ok()) {
+        std::fprintf(stderr, "[%zu/%zu] skipped: %s\n", j + 1, jobs.size(), img.status().ToString().c_str());
+        ++*failed;
+        continue;
+      }
+      input.resize(input.size() + static_cast<size_t>(in_px));
+      ToModelInput(img.value(), in_sz, input.data() + input.size() - in_px);
+      alphas.push_back(img->alpha.empty()
+                           ? std::vector<float>()
+                           : ResizeBilinear(img->alpha, 1, img->height, img->width, out_sz, out_sz));
+      ok_jobs.push_back(&jobs[j]);
+    }
+    if (ok_jobs.empty()) continue;
+    const int64_t n = static_cast<int64_t>(ok_jobs.size());
+    GPEN_ASSIGN_OR_RETURN(GpenSession * s, session_for(n));
+    std::vector<float> output(static_cast<size_t>(n * out_px));
+    GPEN_TRY(s->Run(input.data(), output.data()));
+    const double per_image = Seconds(t_batch) / static_cast<double>(n);
+    for (int64_t i = 0; i < n; ++i) {
+      Image out = FromModelOutput(output.data() + i * out_px, out_sz);
+      out.alpha = std::move(alphas[i]);
+      Status st = SaveImage(ok_jobs[i]->out, out);
+      if (!st.ok()) {
+        std::fprintf(stderr, "[%zu/%zu] failed: %s\n", start + i + 1, jobs.size(), st.ToString().c_str());
+        ++*failed;
+        continue;
+      }
+      std::fprintf(stderr, "[%zu/%zu] %s -> %s (%lldx%lld, %.2f s)\n", start + i + 1, jobs.size(),
+                   ok_jobs[i]->in.c_str(), ok_jobs[i]->out.c_str(), static_cast<long long>(out_sz),
+                   static_cast<long long>(out_sz), per_image);
+    }
+  }
+  std::fprintf(stderr, "done: %zu of %zu images in %.1f s%s\n", jobs.size() - *failed, jobs.size(),
+               Seconds(t_all), *failed ? " (some failed, see above)" : "");
+  return Status::Ok();
+}
+
+}  // namespace gpen::cli
