@@ -1,0 +1,141 @@
+"""CLI tests: exit codes, messages, inputs never overwritten, partial failures.
+
+Needs GPEN_BIN (the built gpen) and GPEN_TEST_MODELS_DIR (converted fixtures); ctest
+sets both.
+"""
+
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+import unittest
+import zlib
+
+BIN = os.environ.get("GPEN_BIN", "build/gpen")
+MODELS = os.environ.get("GPEN_TEST_MODELS_DIR", "build/test_models")
+SHARED = os.environ.get("GPEN_SHARED_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+TINY = os.path.join(MODELS, "tiny64.safetensors")
+FACES = os.path.join(SHARED, "fixtures", "gpen", "tiny64")
+
+
+def gpen(*args):
+    return subprocess.run([BIN, *args], capture_output=True, text=True)
+
+
+def png_rgba(path, w, h):
+    rows = b"".join(b"\0" + b"".join(bytes([(x * 7) % 256, (y * 9) % 256, 77, 100 + x % 100]) for x in range(w)) for y in range(h))
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def png_info(path):
+    with open(path, "rb") as f:
+        d = f.read(33)
+    w, h, depth, color = struct.unpack(">IIBB", d[16:26])
+    return w, h, depth, color
+
+
+class Cli(unittest.TestCase):
+    def setUp(self):
+        self.td = tempfile.TemporaryDirectory()
+        self.dir = self.td.name
+
+    def tearDown(self):
+        self.td.cleanup()
+
+    def test_usage_and_unknown_command(self):
+        r = gpen()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("usage: gpen COMMAND", r.stdout)
+        r = gpen("frobnicate")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("unknown command 'frobnicate'", r.stderr)
+
+    def test_unknown_flag_is_named(self):
+        r = gpen("enhance", "--modle", TINY)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("unknown flag '--modle'", r.stderr)
+        self.assertIn("--model", r.stderr)
+
+    def test_info(self):
+        r = gpen("info", TINY)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("parameters    261336", r.stdout)
+        self.assertIn("channel_multiplier 1, narrow 0.0625", r.stdout)
+
+    def test_info_on_corrupt_file_names_it(self):
+        bad = os.path.join(self.dir, "bad.safetensors")
+        with open(TINY, "rb") as f:
+            data = f.read()
+        with open(bad, "wb") as f:
+            f.write(data[: len(data) // 3])
+        r = gpen("info", bad)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("bad.safetensors", r.stderr)
+        self.assertIn("outside the data section", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_whole_photo_path_not_yet(self):
+        r = gpen("enhance", "-m", TINY, "-i", os.path.join(FACES, "input0.png"), "-o",
+                 os.path.join(self.dir, "o.png"), "--device", "cpu")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--aligned", r.stderr)
+
+    def test_folder_with_a_bad_image_goes_on(self):
+        src = os.path.join(self.dir, "in")
+        os.mkdir(src)
+        shutil.copy(os.path.join(FACES, "input0.png"), os.path.join(src, "a.png"))
+        with open(os.path.join(src, "b.png"), "wb") as f:
+            f.write(b"garbage")
+        shutil.copy(os.path.join(FACES, "input1.png"), os.path.join(src, "c.png"))
+        out = os.path.join(self.dir, "out")
+        r = gpen("enhance", "-m", TINY, "-i", src, "-o", out, "--aligned", "--device", "cpu", "--batch", "2")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("b.png: not a readable image", r.stderr)
+        self.assertEqual(sorted(os.listdir(out)), ["a.png", "c.png"])
+        self.assertIn("[3/3]", r.stderr)
+        self.assertIn("some failed", r.stderr)
+
+    def test_input_is_never_overwritten(self):
+        a = os.path.join(self.dir, "a.png")
+        shutil.copy(os.path.join(FACES, "input0.png"), a)
+        with open(a, "rb") as f:
+            before = f.read()
+        r = gpen("enhance", "-m", TINY, "-i", a, "-o", a, "--aligned", "--device", "cpu")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("never overwritten", r.stderr)
+        r = gpen("enhance", "-m", TINY, "-i", self.dir, "-o", self.dir + "/", "--aligned", "--device", "cpu")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is the input folder", r.stderr)
+        with open(a, "rb") as f:
+            self.assertEqual(f.read(), before)
+
+    def test_rgba_input_keeps_alpha_and_resizes(self):
+        p = os.path.join(self.dir, "rgba.png")
+        png_rgba(p, 50, 40)  # not the model size: resized like upstream
+        o = os.path.join(self.dir, "o.png")
+        r = gpen("enhance", "-m", TINY, "-i", p, "-o", o, "--aligned", "--device", "cpu")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(png_info(o), (64, 64, 8, 6))  # RGBA out
+        self.assertEqual([n for n in os.listdir(self.dir) if ".tmp." in n], [])
+
+    def test_bad_flag_values(self):
+        r = gpen("enhance", "-m", TINY, "-i", "x", "-o", "y", "--aligned", "--batch", "0")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--batch '0' is not an integer in [1, 256]", r.stderr)
+        r = gpen("bench", "--device", "tpu")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--device 'tpu'", r.stderr)
+        r = gpen("enhance", "-m", TINY, "-i", "x", "-o", "y", "--aligned", "--device", "cpu", "--precision", "fp16")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("fp16 needs --device cuda", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

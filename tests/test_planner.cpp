@@ -1,0 +1,119 @@
+// Planner tests: lifetimes, reuse, alignment, and that the CPU arena equals the plan.
+#include <doctest/doctest.h>
+
+#include <climits>
+
+#include "graph/gpen_graph.h"
+#include "graph/planner.h"
+#include "session.h"
+
+using namespace gpen;
+
+namespace {
+
+// A chain a -> b -> c -> d of equal-size element-wise ops plus one long-lived tensor.
+Graph Chain(bool inplace) {
+  Graph g;
+  const int x = g.AddTensor({1, 4, 8, 8}, "x");
+  g.set_input(x);
+  int t = x;
+  for (int i = 0; i < 4; ++i) {
+    Node n;
+    n.kind = OpKind::kBiasAct;
+    n.name = "op" + std::to_string(i);
+    n.in = {t};
+    n.inplace = inplace;
+    t = g.AddNode(n, {1, 4, 8, 8});
+  }
+  g.MarkOutput(t);
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("planner: lifetimes from graph order") {
+  Graph g = Chain(false);
+  MemoryPlan p = PlanMemory(g, 4, 256);
+  CHECK(p.first_node[g.input()] == -1);
+  CHECK(p.last_node[g.input()] == 0);
+  CHECK(p.first_node[2] == 1);
+  CHECK(p.last_node[2] == 2);
+  CHECK(p.last_node[g.outputs()[0]] == INT32_MAX);
+  CHECK(PlanIsValid(g, p));
+}
+
+TEST_CASE("planner: dead tensors are reused, two buffers suffice for a chain") {
+  Graph g = Chain(false);
+  MemoryPlan p = PlanMemory(g, 4, 256);
+  const int64_t one = 4 * 8 * 8 * 4;  // 1 KiB, a multiple of 256
+  CHECK(p.arena_bytes == 2 * one);
+  CHECK(PlanIsValid(g, p));
+}
+
+TEST_CASE("planner: in-place ops take over their dying input") {
+  Graph g = Chain(true);
+  MemoryPlan p = PlanMemory(g, 4, 256);
+  CHECK(p.arena_bytes == 4 * 8 * 8 * 4);
+  for (size_t t = 1; t < g.tensors().size(); ++t) CHECK(p.offset[t] == p.offset[0]);
+  CHECK(PlanIsValid(g, p));
+}
+
+TEST_CASE("planner: alignment of every offset") {
+  Graph g;
+  const int x = g.AddTensor({1, 3, 5, 7}, "x");  // 420 bytes, not aligned
+  g.set_input(x);
+  Node n;
+  n.kind = OpKind::kAdd;
+  n.in = {x, x};
+  const int y = g.AddNode(n, {1, 3, 5, 7});
+  n.in = {x, y};
+  const int z = g.AddNode(n, {1, 3, 5, 7});
+  g.MarkOutput(z);
+  for (size_t al : {64, 256, 512}) {
+    MemoryPlan p = PlanMemory(g, 4, al);
+    for (int64_t off : p.offset) CHECK(off % static_cast<int64_t>(al) == 0);
+    CHECK(PlanIsValid(g, p));
+  }
+}
+
+TEST_CASE("planner: GPEN graphs plan validly, fp16 halves activations, batch scales") {
+  GpenArch a;
+  a.in_size = a.out_size = 64;
+  a.style_dim = 64;
+  a.n_mlp = 2;
+  a.narrow = 0.0625;
+  a.channel_multiplier = 1;
+  auto w = GpenWeights::Random(a, 3);
+  REQUIRE(w.ok());
+  for (int64_t batch : {1, 3}) {
+    GpenGraphOptions o;
+    o.batch = batch;
+    Graph g = BuildGpenGraph(w.value(), o);
+    MemoryPlan p32 = PlanMemory(g, 4);
+    MemoryPlan p16 = PlanMemory(g, 2);
+    CHECK(PlanIsValid(g, p32));
+    CHECK(PlanIsValid(g, p16));
+    CHECK(p16.arena_bytes < p32.arena_bytes);
+    int64_t sum = 0;
+    for (int64_t b : p32.bytes) sum += b;
+    CHECK(p32.arena_bytes < sum);  // reuse happened
+  }
+}
+
+TEST_CASE("planner: the CPU backend allocates exactly the planned arena") {
+  GpenArch a;
+  a.in_size = a.out_size = 32;
+  a.style_dim = 32;
+  a.n_mlp = 1;
+  a.narrow = 0.0625;
+  auto w = GpenWeights::Random(a, 4);
+  REQUIRE(w.ok());
+  auto shared = std::make_shared<GpenWeights>(std::move(w).value());
+  GpenGraphOptions o;
+  o.batch = 3;
+  auto s = GpenSession::Create(shared, o, Device::kCpu, {});
+  REQUIRE(s.ok());
+  const MemoryReport m = s.value()->backend().memory();
+  CHECK(m.arena == s.value()->backend().plan().arena_bytes);
+  CHECK(m.arena == PlanMemory(s.value()->graph(), 4).arena_bytes);
+}
