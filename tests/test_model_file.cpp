@@ -46,9 +46,10 @@ ordered_json Header(const Bytes& b) { return ordered_json::parse(HeaderText(b));
 Bytes WithHeaderText(const Bytes& b, std::string text) {
   const uint64_t old = HeaderLen(b);
   text.append((64 - (8 + text.size()) % 64) % 64, ' ');
-  Bytes out(8);
-  uint64_t n = text.size();
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(n >> (8 * i));
+  Bytes out;
+  out.reserve(8 + text.size() + b.size());
+  const uint64_t n = text.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(n >> (8 * i)));
   out.insert(out.end(), text.begin(), text.end());
   out.insert(out.end(), b.begin() + 8 + static_cast<int64_t>(old), b.end());
   return out;

@@ -11,6 +11,7 @@
 
 #include "backend.h"
 #include "core/check.h"
+#include "core/parallel.h"
 #include "cpu/ops.h"
 
 extern "C" void openblas_set_num_threads(int);
@@ -28,7 +29,10 @@ class CpuBackend final : public Backend {
       return InvalidArgument("--precision fp16 is not supported on the CPU backend",
                              "the CPU backend computes in fp32; use --device cuda for fp16");
     }
-    if (o.threads > 0) openblas_set_num_threads(o.threads);
+    if (o.threads > 0) {
+      openblas_set_num_threads(o.threads);
+      SetParallelThreads(o.threads);
+    }
     plan_ = PlanMemory(g_, sizeof(float));
     const size_t floats = static_cast<size_t>(plan_.arena_bytes / sizeof(float)) + 1;
     try {

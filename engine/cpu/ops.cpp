@@ -10,6 +10,7 @@
 
 #include "core/check.h"
 #include "core/noise.h"
+#include "core/parallel.h"
 
 namespace gpen::cpu {
 
@@ -46,8 +47,8 @@ void Conv2d(const float* x, const Shape& xs, const float* w, int64_t k, float sc
     float* yb = y + b * cout * ho * wo;
     if (k == 1 && stride == 1 && pad == 0) {
       // (Cout, Cin) x (Cin, H*W)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ho * wo, cin, scale, w, cin,
-                  xb, ho * wo, 0.f, yb, ho * wo);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ho * wo, cin, scale, w, cin, xb,
+                  ho * wo, 0.f, yb, ho * wo);
       continue;
     }
     const int64_t band = BandRows(kdim * wo, ho);
@@ -55,39 +56,40 @@ void Conv2d(const float* x, const Shape& xs, const float* w, int64_t k, float sc
     for (int64_t r0 = 0; r0 < ho; r0 += band) {
       const int64_t rows = std::min(band, ho - r0);
       const int64_t ncol = rows * wo;
-#pragma omp parallel for schedule(static)
-      for (int64_t c = 0; c < cin; ++c) {
-        const float* xc = xb + c * h * wd;
-        for (int64_t ky = 0; ky < k; ++ky) {
-          for (int64_t kx = 0; kx < k; ++kx) {
-            float* col = cols + ((c * k + ky) * k + kx) * ncol;
-            for (int64_t oy = 0; oy < rows; ++oy) {
-              const int64_t iy = (r0 + oy) * stride - pad + ky;
-              float* dst = col + oy * wo;
-              if (iy < 0 || iy >= h) {
-                std::fill(dst, dst + wo, 0.f);
-                continue;
-              }
-              const float* src = xc + iy * wd;
-              if (stride == 1) {
-                const int64_t lo = std::clamp<int64_t>(pad - kx, 0, wo);
-                const int64_t hi = std::clamp<int64_t>(wd + pad - kx, lo, wo);
-                std::fill(dst, dst + lo, 0.f);
-                std::memcpy(dst + lo, src + lo - pad + kx, (hi - lo) * sizeof(float));
-                std::fill(dst + hi, dst + wo, 0.f);
-              } else {
-                for (int64_t ox = 0; ox < wo; ++ox) {
-                  const int64_t ix = ox * stride - pad + kx;
-                  dst[ox] = (ix >= 0 && ix < wd) ? src[ix] : 0.f;
+      ParallelFor(cin, [&](int64_t c_begin, int64_t c_end) {
+        for (int64_t c = c_begin; c < c_end; ++c) {
+          const float* xc = xb + c * h * wd;
+          for (int64_t ky = 0; ky < k; ++ky) {
+            for (int64_t kx = 0; kx < k; ++kx) {
+              float* col = cols + ((c * k + ky) * k + kx) * ncol;
+              for (int64_t oy = 0; oy < rows; ++oy) {
+                const int64_t iy = (r0 + oy) * stride - pad + ky;
+                float* dst = col + oy * wo;
+                if (iy < 0 || iy >= h) {
+                  std::fill(dst, dst + wo, 0.f);
+                  continue;
+                }
+                const float* src = xc + iy * wd;
+                if (stride == 1) {
+                  const int64_t lo = std::clamp<int64_t>(pad - kx, 0, wo);
+                  const int64_t hi = std::clamp<int64_t>(wd + pad - kx, lo, wo);
+                  std::fill(dst, dst + lo, 0.f);
+                  std::memcpy(dst + lo, src + lo - pad + kx, (hi - lo) * sizeof(float));
+                  std::fill(dst + hi, dst + wo, 0.f);
+                } else {
+                  for (int64_t ox = 0; ox < wo; ++ox) {
+                    const int64_t ix = ox * stride - pad + kx;
+                    dst[ox] = (ix >= 0 && ix < wd) ? src[ix] : 0.f;
+                  }
                 }
               }
             }
           }
         }
-      }
+      });
       // (Cout, K) x (K, rows*Wo) -> output rows [r0, r0 + rows) of every channel.
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ncol, kdim, scale, w, kdim,
-                  cols, ncol, 0.f, yb + r0 * wo, ho * wo);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ncol, kdim, scale, w, kdim, cols,
+                  ncol, 0.f, yb + r0 * wo, ho * wo);
     }
   }
 }
@@ -97,7 +99,8 @@ std::vector<float> PrepareConvTranspose(const float* w, int64_t cout, int64_t ci
   std::vector<float> wt(static_cast<size_t>(cout * cin * k * k));
   for (int64_t o = 0; o < cout; ++o)
     for (int64_t i = 0; i < cin; ++i)
-      for (int64_t t = 0; t < k * k; ++t) wt[(o * k * k + t) * cin + i] = w[(o * cin + i) * k * k + t];
+      for (int64_t t = 0; t < k * k; ++t)
+        wt[(o * k * k + t) * cin + i] = w[(o * cin + i) * k * k + t];
   return wt;
 }
 
@@ -118,26 +121,27 @@ void ConvTranspose2d(const float* x, const Shape& xs, const float* wt, int64_t c
       const int64_t ncol = rows * wd;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows_k, ncol, cin, scale, wt, cin,
                   xb + r0 * wd, h * wd, 0.f, cols, ncol);
-#pragma omp parallel for schedule(static)
-      for (int64_t o = 0; o < cout; ++o) {
-        float* yo = yb + o * ho * wo;
-        for (int64_t ky = 0; ky < k; ++ky) {
-          for (int64_t kx = 0; kx < k; ++kx) {
-            const float* col = cols + ((o * k + ky) * k + kx) * ncol;
-            for (int64_t iy = 0; iy < rows; ++iy) {
-              float* dst = yo + (2 * (r0 + iy) + ky) * wo + kx;
-              const float* src = col + iy * wd;
-              for (int64_t ix = 0; ix < wd; ++ix) dst[2 * ix] += src[ix];
+      ParallelFor(cout, [&](int64_t o_begin, int64_t o_end) {
+        for (int64_t o = o_begin; o < o_end; ++o) {
+          float* yo = yb + o * ho * wo;
+          for (int64_t ky = 0; ky < k; ++ky) {
+            for (int64_t kx = 0; kx < k; ++kx) {
+              const float* col = cols + ((o * k + ky) * k + kx) * ncol;
+              for (int64_t iy = 0; iy < rows; ++iy) {
+                float* dst = yo + (2 * (r0 + iy) + ky) * wo + kx;
+                const float* src = col + iy * wd;
+                for (int64_t ix = 0; ix < wd; ++ix) dst[2 * ix] += src[ix];
+              }
             }
           }
         }
-      }
+      });
     }
   }
 }
 
-void Upfirdn2d(const float* x, const Shape& xs, const float* kernel, int64_t kh, int64_t kw,
-               int up, int down, int pad0, int pad1, float* y, const Shape& ys) {
+void Upfirdn2d(const float* x, const Shape& xs, const float* kernel, int64_t kh, int64_t kw, int up,
+               int down, int pad0, int pad1, float* y, const Shape& ys) {
   (void)pad1;  // implied by the output size
   const int64_t planes = xs.n() * xs.c(), h = xs.h(), wd = xs.w();
   const int64_t ho = ys.h(), wo = ys.w();
@@ -153,77 +157,80 @@ void Upfirdn2d(const float* x, const Shape& xs, const float* kernel, int64_t kh,
       src_x[ox * kw + j] = (u >= 0 && u % up == 0 && u / up < wd) ? u / up : -1;
     }
   }
-#pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < planes; ++p) {
-    const float* xp = x + p * h * wd;
-    float* yp = y + p * ho * wo;
-    for (int64_t oy = 0; oy < ho; ++oy) {
-      float* dst = yp + oy * wo;
-      std::fill(dst, dst + wo, 0.f);
-      for (int64_t i = 0; i < kh; ++i) {
-        const int64_t v = oy * down + i - pad0;
-        if (v < 0 || v % up != 0 || v / up >= h) continue;
-        const float* src = xp + (v / up) * wd;
-        const float* krow = kf.data() + i * kw;
-        if (up == 1 && down == 1) {
-          // Contiguous fast path: dst[ox] += k * src[ox + j - pad0] on the valid range.
-          for (int64_t j = 0; j < kw; ++j) {
-            const int64_t lo = std::clamp<int64_t>(pad0 - j, 0, wo);
-            const int64_t hi = std::clamp<int64_t>(wd + pad0 - j, lo, wo);
-            const float kv = krow[j];
-            const float* s = src + j - pad0;
-            for (int64_t ox = lo; ox < hi; ++ox) dst[ox] += kv * s[ox];
-          }
-        } else {
-          for (int64_t ox = 0; ox < wo; ++ox) {
-            float acc = 0.f;
+  ParallelFor(planes, [&](int64_t p_begin, int64_t p_end) {
+    for (int64_t p = p_begin; p < p_end; ++p) {
+      const float* xp = x + p * h * wd;
+      float* yp = y + p * ho * wo;
+      for (int64_t oy = 0; oy < ho; ++oy) {
+        float* dst = yp + oy * wo;
+        std::fill(dst, dst + wo, 0.f);
+        for (int64_t i = 0; i < kh; ++i) {
+          const int64_t v = oy * down + i - pad0;
+          if (v < 0 || v % up != 0 || v / up >= h) continue;
+          const float* src = xp + (v / up) * wd;
+          const float* krow = kf.data() + i * kw;
+          if (up == 1 && down == 1) {
+            // Contiguous fast path: dst[ox] += k * src[ox + j - pad0] on the valid range.
             for (int64_t j = 0; j < kw; ++j) {
-              const int64_t sx = src_x[ox * kw + j];
-              if (sx >= 0) acc += krow[j] * src[sx];
+              const int64_t lo = std::clamp<int64_t>(pad0 - j, 0, wo);
+              const int64_t hi = std::clamp<int64_t>(wd + pad0 - j, lo, wo);
+              const float kv = krow[j];
+              const float* s = src + j - pad0;
+              for (int64_t ox = lo; ox < hi; ++ox) dst[ox] += kv * s[ox];
             }
-            dst[ox] += acc;
+          } else {
+            for (int64_t ox = 0; ox < wo; ++ox) {
+              float acc = 0.f;
+              for (int64_t j = 0; j < kw; ++j) {
+                const int64_t sx = src_x[ox * kw + j];
+                if (sx >= 0) acc += krow[j] * src[sx];
+              }
+              dst[ox] += acc;
+            }
           }
         }
       }
     }
-  }
+  });
 }
 
 void BiasAct(const float* x, const Shape& xs, const float* bias, float bias_scale, bool act,
              float* y) {
   const int64_t n = xs.n(), c = xs.c();
   const int64_t hw = xs.numel() / (n * c);
-#pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < n * c; ++p) {
-    const float b = bias[p % c] * bias_scale;
-    const float* xp = x + p * hw;
-    float* yp = y + p * hw;
-    if (act) {
-      for (int64_t i = 0; i < hw; ++i) {
-        const float v = xp[i] + b;
-        yp[i] = (v >= 0.f ? v : 0.2f * v) * kSqrt2;
+  ParallelFor(n * c, [&](int64_t p_begin, int64_t p_end) {
+    for (int64_t p = p_begin; p < p_end; ++p) {
+      const float b = bias[p % c] * bias_scale;
+      const float* xp = x + p * hw;
+      float* yp = y + p * hw;
+      if (act) {
+        for (int64_t i = 0; i < hw; ++i) {
+          const float v = xp[i] + b;
+          yp[i] = (v >= 0.f ? v : 0.2f * v) * kSqrt2;
+        }
+      } else {
+        for (int64_t i = 0; i < hw; ++i) yp[i] = xp[i] + b;
       }
-    } else {
-      for (int64_t i = 0; i < hw; ++i) yp[i] = xp[i] + b;
     }
-  }
+  });
 }
 
 void Linear(const float* x, int64_t n, int64_t k, const float* w, int64_t m, float scale,
             const float* bias, float bias_scale, bool act, float* y) {
   // Accumulated in double: these layers are small and feed every later layer.
-#pragma omp parallel for schedule(static)
-  for (int64_t j = 0; j < m; ++j) {
-    const float* wj = w + j * k;
-    for (int64_t b = 0; b < n; ++b) {
-      const float* xb = x + b * k;
-      double acc = 0;
-      for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(xb[i]) * wj[i];
-      float v = static_cast<float>(acc * scale) + bias[j] * bias_scale;
-      if (act) v = (v >= 0.f ? v : 0.2f * v) * kSqrt2;
-      y[b * m + j] = v;
+  ParallelFor(m, [&](int64_t j_begin, int64_t j_end) {
+    for (int64_t j = j_begin; j < j_end; ++j) {
+      const float* wj = w + j * k;
+      for (int64_t b = 0; b < n; ++b) {
+        const float* xb = x + b * k;
+        double acc = 0;
+        for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(xb[i]) * wj[i];
+        float v = static_cast<float>(acc * scale) + bias[j] * bias_scale;
+        if (act) v = (v >= 0.f ? v : 0.2f * v) * kSqrt2;
+        y[b * m + j] = v;
+      }
     }
-  }
+  });
 }
 
 void PixelNorm(const float* x, int64_t n, int64_t c, float* y) {
@@ -249,30 +256,32 @@ std::vector<double> PrepareDemod(const float* w, int64_t cout, int64_t cin, int6
   return wsq;
 }
 
-void DemodCoef(const float* s, int64_t n, int64_t cin, const double* wsq, int64_t cout,
-               float scale, float* d) {
+void DemodCoef(const float* s, int64_t n, int64_t cin, const double* wsq, int64_t cout, float scale,
+               float* d) {
   const double sc2 = static_cast<double>(scale) * scale;
   for (int64_t b = 0; b < n; ++b) {
     std::vector<double> s2(static_cast<size_t>(cin));
     for (int64_t i = 0; i < cin; ++i) s2[i] = static_cast<double>(s[b * cin + i]) * s[b * cin + i];
-#pragma omp parallel for schedule(static)
-    for (int64_t o = 0; o < cout; ++o) {
-      double acc = 0;
-      const double* wo = wsq + o * cin;
-      for (int64_t i = 0; i < cin; ++i) acc += wo[i] * s2[i];
-      d[b * cout + o] = static_cast<float>(1.0 / std::sqrt(sc2 * acc + 1e-8));
-    }
+    ParallelFor(cout, [&](int64_t o_begin, int64_t o_end) {
+      for (int64_t o = o_begin; o < o_end; ++o) {
+        double acc = 0;
+        const double* wo = wsq + o * cin;
+        for (int64_t i = 0; i < cin; ++i) acc += wo[i] * s2[i];
+        d[b * cout + o] = static_cast<float>(1.0 / std::sqrt(sc2 * acc + 1e-8));
+      }
+    });
   }
 }
 
 void ScaleChannels(const float* x, const Shape& xs, const float* s, float* y) {
   const int64_t planes = xs.n() * xs.c();
   const int64_t hw = xs.numel() / planes;
-#pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < planes; ++p) {
-    const float v = s[p];  // s is (N, C): flat index n*C + c == plane index
-    for (int64_t i = 0; i < hw; ++i) y[p * hw + i] = x[p * hw + i] * v;
-  }
+  ParallelFor(planes, [&](int64_t p_begin, int64_t p_end) {
+    for (int64_t p = p_begin; p < p_end; ++p) {
+      const float v = s[p];  // s is (N, C): flat index n*C + c == plane index
+      for (int64_t i = 0; i < hw; ++i) y[p * hw + i] = x[p * hw + i] * v;
+    }
+  });
 }
 
 void NoiseConcat(const float* x, const Shape& xs, const float* feat, uint64_t seed, float weight,
@@ -283,18 +292,20 @@ void NoiseConcat(const float* x, const Shape& xs, const float* feat, uint64_t se
     float* yb = y + b * chw * (concat ? 2 : 1);
     float* nb = concat ? yb + chw : yb;
     if (concat && yb != xb) std::memcpy(yb, xb, sizeof(float) * static_cast<size_t>(chw));
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < chw; ++i) {
-      const float nz = feat ? feat[b * chw + i]
-                            : HashNormal(seed, static_cast<uint64_t>(b * chw + i));
-      nb[i] = concat ? weight * nz : xb[i] + weight * nz;
-    }
+    ParallelFor(chw, [&](int64_t i_begin, int64_t i_end) {
+      for (int64_t i = i_begin; i < i_end; ++i) {
+        const float nz =
+            feat ? feat[b * chw + i] : HashNormal(seed, static_cast<uint64_t>(b * chw + i));
+        nb[i] = concat ? weight * nz : xb[i] + weight * nz;
+      }
+    });
   }
 }
 
 void Add(const float* a, const float* b, int64_t n, float* y) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+  ParallelFor(n, [&](int64_t b0, int64_t b1) {
+    for (int64_t i = b0; i < b1; ++i) y[i] = a[i] + b[i];
+  });
 }
 
 void ConstInput(const float* param, int64_t per_sample, int64_t batch, float* y) {

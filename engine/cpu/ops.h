@@ -3,7 +3,8 @@
 // These are the ground truth every other backend is tested against. Each comment
 // names the upstream function it mirrors (yangxy/GPEN face_model/gpen_model.py and
 // face_model/op/*). Activations are (N, C, H, W), contiguous. Matrix work goes
-// through cblas_sgemm (OpenBLAS); the rest is OpenMP over channels.
+// through cblas_sgemm (OpenBLAS); the rest is split over channels with
+// ParallelFor (core/parallel.h).
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything the build and the tests need on a fresh Debian 12 machine
+# (the project's machine kind and CI). Idempotent: installs only what is missing.
+#
+#   Debian: cmake, g++, nlohmann-json3-dev, libopenblas-dev, libstb-dev, doctest-dev,
+#           clang + libclang-rt-14-dev (libFuzzer and sanitizer runtimes)
+#   Python: numpy for whichever `python3` is first on PATH (tools/convert.py, tests)
+# The CUDA toolkit and cuDNN are not installed here: the build uses them when nvcc
+# is present and builds the CPU backend alone otherwise.
+set -euo pipefail
+
+pkgs=(cmake g++ make pkg-config nlohmann-json3-dev libopenblas-dev libstb-dev doctest-dev
+      clang libclang-rt-14-dev python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install_deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! python3 -c "import numpy" 2>/dev/null; then
+  echo "install_deps: installing numpy for $(command -v python3)"
+  python3 -m pip install --quiet numpy 2>/dev/null || python3 -m pip install --quiet --break-system-packages numpy
+fi
+echo "install_deps: ok"
