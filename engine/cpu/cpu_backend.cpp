@@ -60,6 +60,11 @@ class CpuBackend final : public Backend {
       }
     }
     workspace_.Get(ws);
+    size_t fused = 0;  // scratch for the intermediate of a fused op
+    for (const Node& n : g_.nodes())
+      if (n.kind == OpKind::kModConv1x1 || n.kind == OpKind::kDemodNoiseAct)
+        fused = std::max(fused, static_cast<size_t>(g_.tensor(n.in[0]).shape.numel()));
+    fused_.Get(fused);
     for (const auto& [k, v] : prepared_) prepared_bytes_ += static_cast<int64_t>(v.size() * 4);
     for (const auto& [k, v] : demod_) prepared_bytes_ += static_cast<int64_t>(v.size() * 8);
     return Status::Ok();
@@ -95,7 +100,7 @@ class CpuBackend final : public Backend {
     for (size_t i = 0; i < w_.count(); ++i) r.weights += static_cast<int64_t>(w_.tensor(i).size() * 4);
     r.weights += prepared_bytes_;
     r.arena = plan_.arena_bytes;
-    r.workspace = static_cast<int64_t>(workspace_.buf.size() * sizeof(float));
+    r.workspace = static_cast<int64_t>((workspace_.buf.size() + fused_.buf.size()) * sizeof(float));
     return r;
   }
   const MemoryPlan& plan() const override { return plan_; }
@@ -151,6 +156,20 @@ class CpuBackend final : public Backend {
       case OpKind::kAdd:
         cpu::Add(x, Ptr(n.in[1]), ys.numel(), y);
         break;
+      // Fused ops run as the chain of reference ops they replace.
+      case OpKind::kModConv1x1: {
+        float* xm = fused_.Get(static_cast<size_t>(xs.numel()));
+        cpu::ScaleChannels(x, xs, Ptr(n.in[1]), xm);
+        cpu::Conv2d(xm, xs, W, 1, n.scale, 1, 0, y, ys, &workspace_);
+        break;
+      }
+      case OpKind::kDemodNoiseAct: {
+        float* yd = fused_.Get(static_cast<size_t>(xs.numel()));
+        cpu::ScaleChannels(x, xs, Ptr(n.in[1]), yd);
+        cpu::NoiseConcat(yd, xs, n.in.size() > 2 ? Ptr(n.in[2]) : nullptr, n.seed, W[0], n.concat, y);
+        cpu::BiasAct(y, ys, B, n.bias_scale, n.act, y);
+        break;
+      }
     }
   }
 
@@ -159,6 +178,7 @@ class CpuBackend final : public Backend {
   MemoryPlan plan_;
   std::vector<float> arena_;
   cpu::Workspace workspace_;
+  cpu::Workspace fused_;
   std::map<size_t, std::vector<float>> prepared_;
   std::map<size_t, std::vector<double>> demod_;
   int64_t prepared_bytes_ = 0;

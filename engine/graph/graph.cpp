@@ -20,6 +20,8 @@ const char* OpName(OpKind k) {
     case OpKind::kScaleChannels: return "scale_channels";
     case OpKind::kNoiseConcat: return "noise_concat";
     case OpKind::kAdd: return "add";
+    case OpKind::kModConv1x1: return "mod_conv1x1";
+    case OpKind::kDemodNoiseAct: return "demod_noise_act";
   }
   return "?";
 }
@@ -61,6 +63,7 @@ double Graph::Flops() const {
   for (const Node& n : nodes_) {
     const Shape& o = tensors_[n.out].shape;
     switch (n.kind) {
+      case OpKind::kModConv1x1:
       case OpKind::kConv2d: {
         const Shape& w = n.weight.shape;  // (Cout, Cin, k, k) or (1, Cout, Cin, k, k)
         const int64_t k = w[w.rank() - 1] * w[w.rank() - 2] * w[w.rank() - 3];

@@ -31,6 +31,9 @@ enum class OpKind {
   kScaleChannels,    // x[n, c, :, :] * s[n, c]
   kNoiseConcat,      // cat(x, noise_weight * feat) along C (feat: a tensor or seeded N(0, 1))
   kAdd,              // a + b
+  // Fused ops, produced only by FuseGraph (graph/fuse.h); each equals a chain above.
+  kModConv1x1,       // ScaleChannels(x, s) -> Conv2d 1x1: the ToRGB convolution
+  kDemodNoiseAct,    // ScaleChannels(y, d) -> NoiseConcat -> BiasAct: the StyledConv epilogue
 };
 
 const char* OpName(OpKind k);

@@ -1,0 +1,92 @@
+// Pattern matching over the node list; tensors are renumbered into a fresh Graph.
+#include "graph/fuse.h"
+
+#include <map>
+
+#include "core/check.h"
+
+namespace gpen {
+
+namespace {
+
+std::vector<int> CountReaders(const Graph& g) {
+  std::vector<int> readers(g.tensors().size(), 0);
+  for (const Node& n : g.nodes())
+    for (int t : n.in) ++readers[t];
+  for (int t : g.outputs()) readers[t] += 1000;  // outputs must stay
+  return readers;
+}
+
+}  // namespace
+
+Graph FuseGraph(const Graph& g) {
+  const auto& nodes = g.nodes();
+  const std::vector<int> readers = CountReaders(g);
+  std::vector<int> consumer(g.tensors().size(), -1);  // the reader of single-reader tensors
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (int t : nodes[i].in) consumer[t] = static_cast<int>(i);
+
+  Graph out;
+  std::map<int, int> remap;  // old tensor -> new tensor
+  auto mapped = [&](int t) {
+    auto it = remap.find(t);
+    GPEN_CHECK_MSG(it != remap.end(), "tensor " << t << " used before it is produced");
+    return it->second;
+  };
+  const TensorInfo& in = g.tensor(g.input());
+  remap[g.input()] = out.AddTensor(in.shape, in.name, in.cls);
+  out.set_input(remap[g.input()]);
+
+  std::vector<bool> skip(nodes.size(), false);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (skip[i]) continue;
+    const Node& n = nodes[i];
+    auto single = [&](int t) { return readers[t] == 1 ? consumer[t] : -1; };
+    if (n.kind == OpKind::kScaleChannels) {
+      const int next = single(n.out);
+      // ToRGB: modulated 1x1 convolution.
+      if (next >= 0 && nodes[next].kind == OpKind::kConv2d &&
+          nodes[next].weight.shape[nodes[next].weight.shape.rank() - 1] == 1) {
+        Node f = nodes[next];
+        f.kind = OpKind::kModConv1x1;
+        f.in = {mapped(n.in[0]), mapped(n.in[1])};
+        f.inplace = false;
+        const TensorInfo& t = g.tensor(nodes[next].out);
+        remap[nodes[next].out] = out.AddNode(f, t.shape, t.cls);
+        skip[next] = true;
+        continue;
+      }
+      // StyledConv epilogue: demodulate, concatenate the noise, bias + leaky ReLU.
+      if (next >= 0 && nodes[next].kind == OpKind::kNoiseConcat && nodes[next].in[0] == n.out) {
+        const int last = single(nodes[next].out);
+        if (last >= 0 && nodes[last].kind == OpKind::kBiasAct) {
+          const Node& nz = nodes[next];
+          Node f = nz;
+          f.kind = OpKind::kDemodNoiseAct;
+          f.name = nz.name;
+          f.in = {mapped(n.in[0]), mapped(n.in[1])};
+          if (nz.in.size() > 1) f.in.push_back(mapped(nz.in[1]));
+          f.bias = nodes[last].bias;
+          f.bias_scale = nodes[last].bias_scale;
+          f.act = nodes[last].act;
+          f.inplace = false;
+          const TensorInfo& t = g.tensor(nodes[last].out);
+          remap[nodes[last].out] = out.AddNode(f, t.shape, t.cls);
+          skip[next] = skip[last] = true;
+          continue;
+        }
+      }
+    }
+    Node c = n;
+    for (int& t : c.in) t = mapped(t);
+    const TensorInfo& t = g.tensor(n.out);
+    remap[n.out] = out.AddNode(c, t.shape, t.cls);
+  }
+  for (int t : g.outputs()) {
+    out.Rename(mapped(t), g.tensor(t).name);
+    out.MarkOutput(mapped(t));
+  }
+  return out;
+}
+
+}  // namespace gpen
