@@ -42,6 +42,9 @@ class Backend {
   // Copies the graph input (N, C, H, W) float32 from host memory.
   virtual Status SetInput(const float* host, int64_t count) = 0;
   virtual Status Run() = 0;
+  // Runs once and returns its duration in ms: device events on CUDA, the wall clock on
+  // the CPU (whose Run is synchronous).
+  virtual Result<double> TimedRun();
   // Copies an output tensor (any tensor marked as a graph output) to host float32.
   virtual Status ReadOutput(int tensor, float* host, int64_t count) = 0;
   virtual MemoryReport memory() const = 0;

@@ -1,12 +1,20 @@
 // GpenSession: graph lowering + backend creation + run.
 #include "session.h"
 
+#include <chrono>
+
 #include "core/check.h"
 
 namespace gpen {
 
 Result<std::unique_ptr<Backend>> CreateCudaBackend(const Graph& g, const WeightStore& w,
                                                    const BackendOptions& o);
+
+Result<double> Backend::TimedRun() {
+  const auto t0 = std::chrono::steady_clock::now();
+  GPEN_TRY(Run());
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
 
 Result<std::unique_ptr<GpenSession>> GpenSession::Create(std::shared_ptr<const GpenWeights> weights,
                                                          const GpenGraphOptions& graph_options,

@@ -37,8 +37,24 @@ Graph FuseGraph(const Graph& g) {
   remap[g.input()] = out.AddTensor(in.shape, in.name, in.cls);
   out.set_input(remap[g.input()]);
 
-  std::vector<bool> skip(nodes.size(), false);
+  // Emission order: every modulation-style node right after the node that produces its
+  // input (the latent), so that a backend can compute all styles of a pass with one
+  // GEMM at the first of them: the rest are then adjacent and read nothing else.
+  std::vector<size_t> order;
+  std::vector<bool> moved(nodes.size(), false);
   for (size_t i = 0; i < nodes.size(); ++i) {
+    if (moved[i]) continue;
+    order.push_back(i);
+    for (size_t j = i + 1; j < nodes.size(); ++j) {
+      if (nodes[j].kind == OpKind::kModStyle && !moved[j] && nodes[j].in[0] == nodes[i].out) {
+        order.push_back(j);
+        moved[j] = true;
+      }
+    }
+  }
+
+  std::vector<bool> skip(nodes.size(), false);
+  for (size_t i : order) {
     if (skip[i]) continue;
     const Node& n = nodes[i];
     auto single = [&](int t) { return readers[t] == 1 ? consumer[t] : -1; };

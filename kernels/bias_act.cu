@@ -1,0 +1,33 @@
+// bias_act: element-wise, one thread per element.
+#include "bias_act.cuh"
+
+namespace gpen::kernels {
+
+namespace {
+
+template <typename TX, typename TY>
+__global__ void BiasActKernel(BiasActParams p) {
+  const TX* x = static_cast<const TX*>(p.x);
+  TY* y = static_cast<TY*>(p.y);
+  const int64_t total = p.n * p.c * p.hw;
+  GPEN_GRID_STRIDE(i, total) {
+    const int64_t ch = (i / p.hw) % p.c;
+    const float v = Load(x, i) + p.bias[ch] * p.bias_scale;
+    Store(y, i, p.act ? LeakyReluSqrt2(v) : v);
+  }
+}
+
+}  // namespace
+
+void LaunchBiasAct(BiasActParams p, cudaStream_t stream) {
+  const int64_t n = p.n * p.c * p.hw;
+  const unsigned g = GridFor(n, 256);
+  const bool xh = p.x_type == StorageType::kF16, yh = p.y_type == StorageType::kF16;
+  if (xh && yh) BiasActKernel<__half, __half><<<g, 256, 0, stream>>>(p);
+  else if (xh) BiasActKernel<__half, float><<<g, 256, 0, stream>>>(p);
+  else if (yh) BiasActKernel<float, __half><<<g, 256, 0, stream>>>(p);
+  else BiasActKernel<float, float><<<g, 256, 0, stream>>>(p);
+  CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace gpen::kernels

@@ -1,0 +1,32 @@
+// The StyledConv epilogue in one pass: demodulate the convolution output, concatenate
+// the (weighted) encoder feature as extra channels, add the bias, leaky ReLU x sqrt(2).
+// Replaces ScaleChannels -> NoiseConcat -> BiasAct (upstream StyledConv.forward after
+// the convolution); tested against that chain of CPU ops.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "common.cuh"
+
+namespace gpen::kernels {
+
+struct DemodNoiseActParams {
+  const void* y;      // (N, C, HW) raw convolution output
+  const float* d;     // (N, C) demodulation
+  const void* feat;   // (N, C, HW) encoder feature, or null for seeded N(0, 1) noise
+  uint64_t seed;
+  float noise_weight;
+  bool concat;        // isconcat: output (N, 2C, HW); else y + w * noise, (N, C, HW)
+  const float* bias;  // (2C) or (C)
+  float bias_scale;
+  bool act;
+  void* out;
+  StorageType type;
+  int64_t n, c, hw;
+};
+
+void LaunchDemodNoiseAct(DemodNoiseActParams p, cudaStream_t stream);
+
+}  // namespace gpen::kernels

@@ -1,0 +1,26 @@
+// NoiseInjection (upstream): cat(x, w * noise) along C, or x + w * noise. Used when the
+// epilogue is not fused. CPU twin: cpu::NoiseConcat.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "common.cuh"
+
+namespace gpen::kernels {
+
+struct NoiseConcatParams {
+  const void* x;     // (N, C, HW)
+  const void* feat;  // (N, C, HW) or null for seeded N(0, 1)
+  uint64_t seed;
+  float weight;
+  bool concat;
+  void* y;           // (N, 2C, HW) or (N, C, HW)
+  StorageType type;
+  int64_t n, c, hw;
+};
+
+void LaunchNoiseConcat(NoiseConcatParams p, cudaStream_t stream);
+
+}  // namespace gpen::kernels
