@@ -31,12 +31,20 @@ Result<std::unique_ptr<GpenSession>> GpenSession::Create(std::shared_ptr<const G
   return s;
 }
 
-Status GpenSession::Run(const float* in, float* out) {
-  GPEN_TRY(backend_->SetInput(in, graph_.tensor(graph_.input()).shape.numel()));
-  GPEN_TRY(backend_->Run());
+Status GpenSession::SetInput(const float* in) {
+  return backend_->SetInput(in, graph_.tensor(graph_.input()).shape.numel());
+}
+
+Status GpenSession::ReadImage(float* out) {
   const int img = graph_.FindOutput("image");
   GPEN_CHECK(img >= 0);
   return backend_->ReadOutput(img, out, graph_.tensor(img).shape.numel());
+}
+
+Status GpenSession::Run(const float* in, float* out) {
+  GPEN_TRY(SetInput(in));
+  GPEN_TRY(backend_->Run());
+  return ReadImage(out);
 }
 
 Status GpenSession::ReadOutput(const std::string& name, std::vector<float>* out, Shape* shape) {

@@ -20,6 +20,9 @@ class GpenSession {
                                                      const BackendOptions& backend_options);
   // in: (N, 3, in_size, in_size) in [-1, 1]; out: (N, 3, out_size, out_size).
   Status Run(const float* in, float* out);
+  // The three steps of Run, for callers that time or overlap them.
+  Status SetInput(const float* in);
+  Status ReadImage(float* out);
   // Reads any graph output by name ("image", "latent", "ecd0", ...).
   Status ReadOutput(const std::string& name, std::vector<float>* out, Shape* shape);
 

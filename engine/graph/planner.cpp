@@ -85,6 +85,8 @@ MemoryPlan PlanMemory(const Graph& g, size_t act_elem_bytes, size_t alignment) {
     for (int t : ns[i].in) p.last_node[t] = std::max(p.last_node[t], i);
   for (int t = 0; t < nt; ++t)
     if (ts[t].is_output) p.last_node[t] = INT32_MAX;
+  // The input stays intact so that a pass can be repeated (benchmarks, graph replay).
+  if (g.input() >= 0) p.last_node[g.input()] = INT32_MAX;
 
   std::vector<int64_t> slot(nt, 0);  // aligned size actually held
   FreeList fl;

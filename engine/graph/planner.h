@@ -1,7 +1,7 @@
 // Memory planner: places every tensor of a graph in one arena, before anything runs.
 //
 // Lifetimes come from the graph order: a tensor lives from the node that produces
-// it to the last node that reads it (graph outputs live to the end). Tensors are
+// it to the last node that reads it (graph outputs and the input live to the end). Tensors are
 // placed at aligned best-fit offsets in a free list, as ggml-alloc does; an
 // element-wise op whose input dies at that op may write over it in place. The
 // arena size the plan reports is exactly what a backend allocates for activations.

@@ -32,6 +32,8 @@ struct Param {
 class WeightStore {
  public:
   const float* data(const Param& p) const { return tensors_[p.index].data(); }
+  // For tests that construct extreme weights on purpose.
+  float* mutable_data(const Param& p) { return tensors_[p.index].data(); }
   const std::string& name(const Param& p) const { return names_[p.index]; }
   size_t count() const { return tensors_.size(); }
   int64_t total_params() const;
