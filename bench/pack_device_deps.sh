@@ -4,7 +4,10 @@
 # which the device tool carries beside the work tree (about 45 MB):
 #   include/: nlohmann/json.hpp, stb/, doctest/, openblas/cblas.h + openblas_config.h
 #   lib/: libopenblas.so.0 and the Fortran runtime it links
+#   gpen-upstream/face_model: upstream's model code, when a GPEN checkout is given, for
+#   the PyTorch baseline (carried, never committed)
 # Run here, then: run(command="bench/device_check.sh", carry=[".device-deps"]).
+#   bench/pack_device_deps.sh [/path/to/GPEN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 d=.device-deps
@@ -16,4 +19,9 @@ cp "$inc"/cblas.h "$inc"/openblas_config.h "$d/include/openblas/"
 cp -L /usr/lib/x86_64-linux-gnu/libopenblas.so.0 "$d/lib/"
 ln -sf libopenblas.so.0 "$d/lib/libopenblas.so"
 cp -L /usr/lib/x86_64-linux-gnu/libgfortran.so.5 /usr/lib/x86_64-linux-gnu/libquadmath.so.0 "$d/lib/"
+if [ -n "${1:-}" ]; then
+  mkdir -p "$d/gpen-upstream"
+  cp -r "$1/face_model" "$d/gpen-upstream/"
+  find "$d/gpen-upstream" -name "*.pth" -delete
+fi
 du -sh "$d"

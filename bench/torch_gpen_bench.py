@@ -41,6 +41,8 @@ def main():
     import torch
     import torch.utils.cpp_extension as ext
     ext.load = lambda *args, **kw: None  # keep upstream from compiling its CUDA extension
+    if not hasattr(ext, "_import_module_from_library"):
+        ext._import_module_from_library = lambda *args, **kw: None
     sys.path.insert(0, face_model)
     from gpen_model import FullGenerator  # noqa: E402
 

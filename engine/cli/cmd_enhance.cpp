@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <dirent.h>
+#include <atomic>
+#include <future>
 #include <map>
 #include <memory>
 
@@ -167,46 +169,87 @@ Status CmdEnhance(int argc, char** argv, int* failed) {
   const int64_t in_sz = arch.in_size, out_sz = arch.out_size;
   const int64_t in_px = 3 * in_sz * in_sz, out_px = 3 * out_sz * out_sz;
   const auto t_all = std::chrono::steady_clock::now();
-  for (size_t start = 0; start < jobs.size(); start += static_cast<size_t>(batch)) {
-    const size_t end = std::min(jobs.size(), start + static_cast<size_t>(batch));
-    std::vector<const Job*> ok_jobs;
+  std::atomic<int> failures{0};
+
+  // A batch as it moves through the pipeline: decoded and resized on a host thread,
+  // run on the device, encoded and written on another host thread. Decoding batch k+1
+  // and writing batch k-1 overlap the device work on batch k, so the GPU is not left
+  // idle while images are converted.
+  struct Batch {
+    size_t start = 0;
+    std::vector<const Job*> jobs;
     std::vector<std::vector<float>> alphas;
-    std::vector<float> input;
-    const auto t_batch = std::chrono::steady_clock::now();
+    std::vector<float> input, output;
+    double seconds = 0;
+  };
+  auto load = [&](size_t start) {
+    Batch b;
+    b.start = start;
+    const auto t0 = std::chrono::steady_clock::now();
+    const size_t end = std::min(jobs.size(), start + static_cast<size_t>(batch));
     for (size_t j = start; j < end; ++j) {
       auto img = LoadImage(jobs[j].in);
       if (!img.ok()) {
         std::fprintf(stderr, "[%zu/%zu] skipped: %s\n", j + 1, jobs.size(), img.status().ToString().c_str());
-        ++*failed;
+        ++failures;
         continue;
       }
-      input.resize(input.size() + static_cast<size_t>(in_px));
-      ToModelInput(img.value(), in_sz, input.data() + input.size() - in_px);
-      alphas.push_back(img->alpha.empty()
-                           ? std::vector<float>()
-                           : ResizeBilinear(img->alpha, 1, img->height, img->width, out_sz, out_sz));
-      ok_jobs.push_back(&jobs[j]);
+      b.input.resize(b.input.size() + static_cast<size_t>(in_px));
+      ToModelInput(img.value(), in_sz, b.input.data() + b.input.size() - in_px);
+      b.alphas.push_back(img->alpha.empty()
+                             ? std::vector<float>()
+                             : ResizeBilinear(img->alpha, 1, img->height, img->width, out_sz, out_sz));
+      b.jobs.push_back(&jobs[j]);
     }
-    if (ok_jobs.empty()) continue;
-    const int64_t n = static_cast<int64_t>(ok_jobs.size());
-    GPEN_ASSIGN_OR_RETURN(GpenSession * s, session_for(n));
-    std::vector<float> output(static_cast<size_t>(n * out_px));
-    GPEN_TRY(s->Run(input.data(), output.data()));
-    const double per_image = Seconds(t_batch) / static_cast<double>(n);
-    for (int64_t i = 0; i < n; ++i) {
-      Image out = FromModelOutput(output.data() + i * out_px, out_sz);
-      out.alpha = std::move(alphas[i]);
-      Status st = SaveImage(ok_jobs[i]->out, out);
+    b.seconds = Seconds(t0);
+    return b;
+  };
+  auto save = [&](Batch b) {
+    // An image's time: its share of decoding and the batch's run, plus its own encoding.
+    const double share = b.seconds / static_cast<double>(b.jobs.size());
+    for (size_t i = 0; i < b.jobs.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      Image out = FromModelOutput(b.output.data() + i * out_px, out_sz);
+      out.alpha = std::move(b.alphas[i]);
+      Status st = SaveImage(b.jobs[i]->out, out);
+      const size_t pos = static_cast<size_t>(b.jobs[i] - jobs.data()) + 1;
       if (!st.ok()) {
-        std::fprintf(stderr, "[%zu/%zu] failed: %s\n", start + i + 1, jobs.size(), st.ToString().c_str());
-        ++*failed;
+        std::fprintf(stderr, "[%zu/%zu] failed: %s\n", pos, jobs.size(), st.ToString().c_str());
+        ++failures;
         continue;
       }
-      std::fprintf(stderr, "[%zu/%zu] %s -> %s (%lldx%lld, %.2f s)\n", start + i + 1, jobs.size(),
-                   ok_jobs[i]->in.c_str(), ok_jobs[i]->out.c_str(), static_cast<long long>(out_sz),
-                   static_cast<long long>(out_sz), per_image);
+      std::fprintf(stderr, "[%zu/%zu] %s -> %s (%lldx%lld, %.2f s)\n", pos, jobs.size(), b.jobs[i]->in.c_str(),
+                   b.jobs[i]->out.c_str(), static_cast<long long>(out_sz), static_cast<long long>(out_sz),
+                   share + Seconds(t0));
     }
+  };
+
+  std::future<Batch> next = std::async(std::launch::async, load, size_t{0});
+  std::future<void> saving;
+  for (size_t start = 0; start < jobs.size(); start += static_cast<size_t>(batch)) {
+    Batch b = next.get();
+    if (start + static_cast<size_t>(batch) < jobs.size()) {
+      next = std::async(std::launch::async, load, start + static_cast<size_t>(batch));
+    }
+    if (b.jobs.empty()) continue;
+    const int64_t n = static_cast<int64_t>(b.jobs.size());
+    const auto t0 = std::chrono::steady_clock::now();
+    Status st = [&]() -> Status {
+      GPEN_ASSIGN_OR_RETURN(GpenSession * s, session_for(n));
+      b.output.resize(static_cast<size_t>(n * out_px));
+      return s->Run(b.input.data(), b.output.data());
+    }();
+    if (!st.ok()) {
+      if (saving.valid()) saving.wait();
+      if (next.valid()) next.wait();
+      return st;
+    }
+    b.seconds += Seconds(t0);
+    if (saving.valid()) saving.get();
+    saving = std::async(std::launch::async, save, std::move(b));
   }
+  if (saving.valid()) saving.get();
+  *failed = failures.load();
   std::fprintf(stderr, "done: %zu of %zu images in %.1f s%s\n", jobs.size() - *failed, jobs.size(),
                Seconds(t_all), *failed ? " (some failed, see above)" : "");
   return Status::Ok();
