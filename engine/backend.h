@@ -39,8 +39,10 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
-  // Copies the graph input (N, C, H, W) float32 from host memory.
-  virtual Status SetInput(const float* host, int64_t count) = 0;
+  // Copies a graph input tensor (any of graph.inputs()) from host float32.
+  virtual Status SetTensor(int tensor, const float* host, int64_t count) = 0;
+  // The first input, the image (N, C, H, W).
+  Status SetInput(const float* host, int64_t count);
   virtual Status Run() = 0;
   // Runs once and returns its duration in ms: device events on CUDA, the wall clock on
   // the CPU (whose Run is synchronous).
@@ -49,6 +51,9 @@ class Backend {
   virtual Status ReadOutput(int tensor, float* host, int64_t count) = 0;
   virtual MemoryReport memory() const = 0;
   virtual const MemoryPlan& plan() const = 0;
+  // The graph this backend executes (a backend may rewrite the graph it was given,
+  // e.g. fuse it): tensor ids passed to SetTensor/ReadOutput refer to this graph.
+  virtual const Graph& graph() const = 0;
 };
 
 Result<std::unique_ptr<Backend>> CreateCpuBackend(const Graph& g, const WeightStore& w,

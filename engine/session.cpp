@@ -10,6 +10,10 @@ namespace gpen {
 Result<std::unique_ptr<Backend>> CreateCudaBackend(const Graph& g, const WeightStore& w,
                                                    const BackendOptions& o);
 
+Status Backend::SetInput(const float* host, int64_t count) {
+  return SetTensor(graph().input(), host, count);
+}
+
 Result<double> Backend::TimedRun() {
   const auto t0 = std::chrono::steady_clock::now();
   GPEN_TRY(Run());
@@ -32,13 +36,15 @@ Result<std::unique_ptr<GpenSession>> GpenSession::Create(std::shared_ptr<const G
 }
 
 Status GpenSession::SetInput(const float* in) {
-  return backend_->SetInput(in, graph_.tensor(graph_.input()).shape.numel());
+  const Graph& g = backend_->graph();
+  return backend_->SetInput(in, g.tensor(g.input()).shape.numel());
 }
 
 Status GpenSession::ReadImage(float* out) {
-  const int img = graph_.FindOutput("image");
+  const Graph& g = backend_->graph();
+  const int img = g.FindOutput("image");
   GPEN_CHECK(img >= 0);
-  return backend_->ReadOutput(img, out, graph_.tensor(img).shape.numel());
+  return backend_->ReadOutput(img, out, g.tensor(img).shape.numel());
 }
 
 Status GpenSession::Run(const float* in, float* out) {
@@ -48,9 +54,10 @@ Status GpenSession::Run(const float* in, float* out) {
 }
 
 Status GpenSession::ReadOutput(const std::string& name, std::vector<float>* out, Shape* shape) {
-  const int t = graph_.FindOutput(name);
+  const Graph& g = backend_->graph();
+  const int t = g.FindOutput(name);
   if (t < 0) return InvalidArgument("graph has no output named '" + name + "'");
-  *shape = graph_.tensor(t).shape;
+  *shape = g.tensor(t).shape;
   out->resize(static_cast<size_t>(shape->numel()));
   return backend_->ReadOutput(t, out->data(), shape->numel());
 }

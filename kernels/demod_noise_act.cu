@@ -6,6 +6,13 @@ namespace gpen::kernels {
 
 namespace {
 
+template <typename P>
+__device__ __forceinline__ uint64_t NoiseIndex(const P& p, int64_t b, int64_t c, int64_t pix) {
+  const int64_t row = pix / p.w, col = pix % p.w;
+  const int64_t fh = p.full_h ? p.full_h : p.hw / p.w, fw = p.full_w ? p.full_w : p.w;
+  return static_cast<uint64_t>(((b * p.c + c) * fh + p.y0 + row) * fw + p.x0 + col);
+}
+
 template <typename T>
 __global__ void DemodNoiseActKernel(DemodNoiseActParams p) {
   const T* y = static_cast<const T*>(p.y);
@@ -19,7 +26,7 @@ __global__ void DemodNoiseActKernel(DemodNoiseActParams p) {
     const int64_t b = i / (p.hw * oc);
     const int64_t src = (b * p.c + (ch % p.c)) * p.hw + pix;  // index into (N, C, HW)
     auto noise = [&]() {
-      return feat ? Load(feat, src) : HashNormal(p.seed, static_cast<uint64_t>(src));
+      return feat ? Load(feat, src) : HashNormal(p.seed, NoiseIndex(p, b, ch % p.c, pix));
     };
     float v;
     if (ch < p.c) {

@@ -17,6 +17,9 @@ struct DemodNoiseActParams {
   const float* d;     // (N, C) demodulation
   const void* feat;   // (N, C, HW) encoder feature, or null for seeded N(0, 1) noise
   uint64_t seed;
+  // Seeded noise of a window: origin (y0, x0) in the untiled (N, C, full_h, full_w)
+  // tensor whose flat index seeds each value (full_h == 0: the tensor is untiled).
+  int64_t y0, x0, full_h, full_w;
   float noise_weight;
   bool concat;        // isconcat: output (N, 2C, HW); else y + w * noise, (N, C, HW)
   const float* bias;  // (2C) or (C)
@@ -25,6 +28,7 @@ struct DemodNoiseActParams {
   void* out;
   StorageType type;
   int64_t n, c, hw;
+  int64_t w;  // width of the tensor (hw / w rows)
 };
 
 void LaunchDemodNoiseAct(DemodNoiseActParams p, cudaStream_t stream);

@@ -263,7 +263,7 @@ TEST_CASE("gpu op demod_noise_act == ScaleChannels -> NoiseConcat -> BiasAct") {
         const auto bias = Random(2 * c, 20);
         std::vector<float> yd(y.size()), want(static_cast<size_t>(ys.numel()));
         cpu::ScaleChannels(y.data(), xs, d.data(), yd.data());
-        cpu::NoiseConcat(yd.data(), xs, with_feat ? feat.data() : nullptr, 77, 0.3f, true, want.data());
+        cpu::NoiseConcat(yd.data(), xs, with_feat ? feat.data() : nullptr, {77}, 0.3f, true, want.data());
         cpu::BiasAct(want.data(), ys, bias.data(), 1.f, true, want.data());
         Dev dy(y, t), df(feat, t), dd(d, StorageType::kF32), db(bias, StorageType::kF32);
         Dev dout(static_cast<size_t>(ys.numel()), t);
@@ -282,15 +282,27 @@ TEST_CASE("gpu op demod_noise_act == ScaleChannels -> NoiseConcat -> BiasAct") {
         p.n = n;
         p.c = c;
         p.hw = h * w;
+        p.w = w;
         kernels::LaunchDemodNoiseAct(p, nullptr);
         Expect(with_feat ? "demod_noise_act" : "demod_noise_act (seeded noise)", t, dout.Download(), ys, want);
 
         // The unfused kernel too.
         std::vector<float> nc(static_cast<size_t>(ys.numel()));
-        cpu::NoiseConcat(y.data(), xs, with_feat ? feat.data() : nullptr, 77, 0.3f, true, nc.data());
+        cpu::NoiseConcat(y.data(), xs, with_feat ? feat.data() : nullptr, {77}, 0.3f, true, nc.data());
         Dev dnc(static_cast<size_t>(ys.numel()), t);
-        kernels::LaunchNoiseConcat({dy.get(), with_feat ? df.get() : nullptr, 77, 0.3f, true, dnc.get(), t, n, c, h * w},
-                                   nullptr);
+        kernels::NoiseConcatParams q{};
+        q.x = dy.get();
+        q.feat = with_feat ? df.get() : nullptr;
+        q.seed = 77;
+        q.weight = 0.3f;
+        q.concat = true;
+        q.y = dnc.get();
+        q.type = t;
+        q.n = n;
+        q.c = c;
+        q.hw = h * w;
+        q.w = w;
+        kernels::LaunchNoiseConcat(q, nullptr);
         Expect("noise_concat", t, dnc.Download(), ys, nc);
       }
     }

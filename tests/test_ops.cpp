@@ -159,7 +159,7 @@ TEST_CASE("op noise_concat: feature and seeded noise") {
   const auto x = Random(n * c * h * w, 17);
   const auto f = Random(n * c * h * w, 18);
   std::vector<float> y(2 * x.size());
-  cpu::NoiseConcat(x.data(), {n, c, h, w}, f.data(), 0, 0.25f, true, y.data());
+  cpu::NoiseConcat(x.data(), {n, c, h, w}, f.data(), {}, 0.25f, true, y.data());
   for (int64_t b = 0; b < n; ++b)
     for (int64_t i = 0; i < c * h * w; ++i) {
       REQUIRE(y[b * 2 * c * h * w + i] == x[b * c * h * w + i]);
@@ -167,8 +167,8 @@ TEST_CASE("op noise_concat: feature and seeded noise") {
     }
   // Seeded noise: deterministic, roughly standard normal.
   std::vector<float> y1(2 * x.size()), y2(2 * x.size());
-  cpu::NoiseConcat(x.data(), {n, c, h, w}, nullptr, 42, 1.f, true, y1.data());
-  cpu::NoiseConcat(x.data(), {n, c, h, w}, nullptr, 42, 1.f, true, y2.data());
+  cpu::NoiseConcat(x.data(), {n, c, h, w}, nullptr, {42}, 1.f, true, y1.data());
+  cpu::NoiseConcat(x.data(), {n, c, h, w}, nullptr, {42}, 1.f, true, y2.data());
   CHECK(y1 == y2);
   double s = 0, s2 = 0;
   const int64_t m = n * c * h * w;

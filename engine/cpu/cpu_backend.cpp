@@ -6,6 +6,7 @@
 // computed once at creation.
 #include <cblas.h>
 
+#include <algorithm>
 #include <map>
 #include <new>
 
@@ -72,15 +73,17 @@ class CpuBackend final : public Backend {
 
   std::string name() const override { return "cpu"; }
 
-  Status SetInput(const float* host, int64_t count) override {
-    const TensorInfo& t = g_.tensor(g_.input());
+  Status SetTensor(int tensor, const float* host, int64_t count) override {
+    GPEN_CHECK(std::find(g_.inputs().begin(), g_.inputs().end(), tensor) != g_.inputs().end());
+    const TensorInfo& t = g_.tensor(tensor);
     if (count != t.shape.numel()) {
-      return ShapeError("input has " + std::to_string(count) + " values, the graph expects " +
-                        t.shape.ToString());
+      return ShapeError("input '" + t.name + "' has " + std::to_string(count) +
+                        " values, the graph expects " + t.shape.ToString());
     }
-    std::copy(host, host + count, Ptr(g_.input()));
+    std::copy(host, host + count, Ptr(tensor));
     return Status::Ok();
   }
+  const Graph& graph() const override { return g_; }
 
   Status ReadOutput(int tensor, float* host, int64_t count) override {
     GPEN_CHECK(g_.tensor(tensor).is_output);
@@ -107,6 +110,9 @@ class CpuBackend final : public Backend {
 
  private:
   float* Ptr(int t) { return arena_.data() + plan_.offset[t] / sizeof(float); }
+  static cpu::NoiseWindow Window(const Node& n) {
+    return {n.seed, n.win_y0, n.win_x0, n.full_h, n.full_w};
+  }
 
   void RunNode(size_t i, const Node& n) {
     float* y = Ptr(n.out);
@@ -151,7 +157,10 @@ class CpuBackend final : public Backend {
         cpu::ScaleChannels(x, xs, Ptr(n.in[1]), y);
         break;
       case OpKind::kNoiseConcat:
-        cpu::NoiseConcat(x, xs, n.in.size() > 1 ? Ptr(n.in[1]) : nullptr, n.seed, W[0], n.concat, y);
+        cpu::NoiseConcat(x, xs, n.in.size() > 1 ? Ptr(n.in[1]) : nullptr, Window(n), W[0], n.concat, y);
+        break;
+      case OpKind::kCrop:
+        cpu::Crop(x, xs, n.pad0, n.padx0, y, ys);
         break;
       case OpKind::kAdd:
         cpu::Add(x, Ptr(n.in[1]), ys.numel(), y);
@@ -166,7 +175,7 @@ class CpuBackend final : public Backend {
       case OpKind::kDemodNoiseAct: {
         float* yd = fused_.Get(static_cast<size_t>(xs.numel()));
         cpu::ScaleChannels(x, xs, Ptr(n.in[1]), yd);
-        cpu::NoiseConcat(yd, xs, n.in.size() > 2 ? Ptr(n.in[2]) : nullptr, n.seed, W[0], n.concat, y);
+        cpu::NoiseConcat(yd, xs, n.in.size() > 2 ? Ptr(n.in[2]) : nullptr, Window(n), W[0], n.concat, y);
         cpu::BiasAct(y, ys, B, n.bias_scale, n.act, y);
         break;
       }

@@ -284,22 +284,38 @@ void ScaleChannels(const float* x, const Shape& xs, const float* s, float* y) {
   });
 }
 
-void NoiseConcat(const float* x, const Shape& xs, const float* feat, uint64_t seed, float weight,
-                 bool concat, float* y) {
-  const int64_t n = xs.n(), chw = xs.numel() / xs.n();
+void NoiseConcat(const float* x, const Shape& xs, const float* feat, const NoiseWindow& nw,
+                 float weight, bool concat, float* y) {
+  const int64_t n = xs.n(), c = xs.c(), h = xs.h(), w = xs.w(), chw = c * h * w;
+  const int64_t fh = nw.full_h ? nw.full_h : h, fw = nw.full_w ? nw.full_w : w;
   for (int64_t b = 0; b < n; ++b) {
     const float* xb = x + b * chw;
     float* yb = y + b * chw * (concat ? 2 : 1);
     float* nb = concat ? yb + chw : yb;
     if (concat && yb != xb) std::memcpy(yb, xb, sizeof(float) * static_cast<size_t>(chw));
-    ParallelFor(chw, [&](int64_t i_begin, int64_t i_end) {
-      for (int64_t i = i_begin; i < i_end; ++i) {
-        const float nz =
-            feat ? feat[b * chw + i] : HashNormal(seed, static_cast<uint64_t>(b * chw + i));
-        nb[i] = concat ? weight * nz : xb[i] + weight * nz;
+    ParallelFor(c * h, [&](int64_t r_begin, int64_t r_end) {
+      for (int64_t r = r_begin; r < r_end; ++r) {  // r = channel * h + row
+        const int64_t ch = r / h, row = r % h;
+        const int64_t base = ((b * c + ch) * fh + nw.y0 + row) * fw + nw.x0;
+        for (int64_t col = 0; col < w; ++col) {
+          const int64_t i = r * w + col;
+          const float nz = feat ? feat[b * chw + i]
+                                : HashNormal(nw.seed, static_cast<uint64_t>(base + col));
+          nb[i] = concat ? weight * nz : xb[i] + weight * nz;
+        }
       }
     });
   }
+}
+
+void Crop(const float* x, const Shape& xs, int64_t y0, int64_t x0, float* y, const Shape& ys) {
+  const int64_t planes = xs.n() * xs.c();
+  ParallelFor(planes, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t r = 0; r < ys.h(); ++r)
+        std::memcpy(y + (p * ys.h() + r) * ys.w(), x + (p * xs.h() + y0 + r) * xs.w() + x0,
+                    sizeof(float) * static_cast<size_t>(ys.w()));
+  });
 }
 
 void Add(const float* a, const float* b, int64_t n, float* y) {

@@ -66,10 +66,22 @@ void DemodCoef(const float* s, int64_t n, int64_t cin, const double* wsq, int64_
 // x[n, c, :, :] * s[n, c] (modulation of the input, demodulation of the output).
 void ScaleChannels(const float* x, const Shape& xs, const float* s, float* y);
 
+// Where seeded noise comes from: element (n, c, y, x) of a window whose origin in the
+// untiled (N, C, full_h, full_w) tensor is (y0, x0) draws HashNormal(seed, flat index
+// in the untiled tensor), so tiles draw exactly the values the whole image would.
+// full_h == 0 means the tensor is the whole image.
+struct NoiseWindow {
+  uint64_t seed = 0;
+  int64_t y0 = 0, x0 = 0, full_h = 0, full_w = 0;
+};
+
 // NoiseInjection.forward: cat(x, weight * noise) along C (isconcat) or x + weight * noise.
-// noise is `feat` (N, C, H, W) or, when null, HashNormal(seed, flat index).
-void NoiseConcat(const float* x, const Shape& xs, const float* feat, uint64_t seed, float weight,
-                 bool concat, float* y);
+// noise is `feat` (N, C, H, W) or, when null, seeded N(0, 1) (see NoiseWindow).
+void NoiseConcat(const float* x, const Shape& xs, const float* feat, const NoiseWindow& nw,
+                 float weight, bool concat, float* y);
+
+// A window of every plane: y = x[:, :, y0 : y0 + Ho, x0 : x0 + Wo].
+void Crop(const float* x, const Shape& xs, int64_t y0, int64_t x0, float* y, const Shape& ys);
 
 // ToRGB skip sum: y = a + b.
 void Add(const float* a, const float* b, int64_t n, float* y);

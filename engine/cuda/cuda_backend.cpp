@@ -23,6 +23,7 @@
 #include "cast.cuh"
 #include "col2im.cuh"
 #include "const_input.cuh"
+#include "crop.cuh"
 #include "core/half.h"
 #include "cuda/cuda_raii.h"
 #include "demod_coef.cuh"
@@ -159,8 +160,9 @@ class CudaBackend final : public Backend {
       CUDA_CHECK(cudaMemcpy(sg.slices_dev.get(), sg.slices.data(),
                             sg.slices.size() * sizeof(kernels::StyleSlice), cudaMemcpyHostToDevice));
     }
-    const TensorInfo& in = g_.tensor(g_.input());
-    GPEN_TRY(in_staging_.Allocate(static_cast<size_t>(in.shape.numel()) * ElemSize(g_.input())));
+    size_t in_bytes = 0;
+    for (int t : g_.inputs()) in_bytes = std::max(in_bytes, static_cast<size_t>(g_.tensor(t).shape.numel()) * 4);
+    GPEN_TRY(in_staging_.Allocate(in_bytes));
     size_t out_bytes = 0;
     for (int t : g_.outputs()) out_bytes = std::max(out_bytes, static_cast<size_t>(g_.tensor(t).shape.numel()) * 4);
     GPEN_TRY(out_staging_.Allocate(out_bytes));
@@ -173,23 +175,25 @@ class CudaBackend final : public Backend {
 
   std::string name() const override { return half_ ? "cuda fp16" : "cuda fp32"; }
 
-  Status SetInput(const float* host, int64_t count) override {
-    const TensorInfo& t = g_.tensor(g_.input());
+  Status SetTensor(int tensor, const float* host, int64_t count) override {
+    GPEN_CHECK(std::find(g_.inputs().begin(), g_.inputs().end(), tensor) != g_.inputs().end());
+    const TensorInfo& t = g_.tensor(tensor);
     if (count != t.shape.numel()) {
-      return ShapeError("input has " + std::to_string(count) + " values, the graph expects " + t.shape.ToString());
+      return ShapeError("input '" + t.name + "' has " + std::to_string(count) + " values, the graph expects " +
+                        t.shape.ToString());
     }
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));  // staging may still be in flight
-    if (IsHalf(g_.input())) {
+    if (IsHalf(tensor)) {
       auto* h = static_cast<uint16_t*>(in_staging_.get());
       for (int64_t i = 0; i < count; ++i) h[i] = FloatToHalf(host[i]);
     } else {
       std::memcpy(in_staging_.get(), host, static_cast<size_t>(count) * 4);
     }
-    CUDA_CHECK(cudaMemcpyAsync(Ptr(g_.input()), in_staging_.get(),
-                               static_cast<size_t>(count) * ElemSize(g_.input()), cudaMemcpyHostToDevice,
-                               stream_.get()));
+    CUDA_CHECK(cudaMemcpyAsync(Ptr(tensor), in_staging_.get(), static_cast<size_t>(count) * ElemSize(tensor),
+                               cudaMemcpyHostToDevice, stream_.get()));
     return Status::Ok();
   }
+  const Graph& graph() const override { return g_; }
 
   Status Run() override {
     if (!use_graph_) {
@@ -601,10 +605,30 @@ class CudaBackend final : public Backend {
                                         xs.numel() / (xs.n() * xs.c())},
                                        s);
           break;
-        case OpKind::kNoiseConcat:
-          kernels::LaunchNoiseConcat({Ptr(n.in[0]), n.in.size() > 1 ? Ptr(n.in[1]) : nullptr, n.seed, r.noise_weight,
-                                      n.concat, Ptr(n.out), Type(n.out), xs.n(), xs.c(), xs.numel() / (xs.n() * xs.c())},
-                                     s);
+        case OpKind::kNoiseConcat: {
+          kernels::NoiseConcatParams p{};
+          p.x = Ptr(n.in[0]);
+          p.feat = n.in.size() > 1 ? Ptr(n.in[1]) : nullptr;
+          p.seed = n.seed;
+          p.y0 = n.win_y0;
+          p.x0 = n.win_x0;
+          p.full_h = n.full_h;
+          p.full_w = n.full_w;
+          p.weight = r.noise_weight;
+          p.concat = n.concat;
+          p.y = Ptr(n.out);
+          p.type = Type(n.out);
+          p.n = xs.n();
+          p.c = xs.c();
+          p.hw = xs.h() * xs.w();
+          p.w = xs.w();
+          kernels::LaunchNoiseConcat(p, s);
+          break;
+        }
+        case OpKind::kCrop:
+          kernels::LaunchCrop({Ptr(n.in[0]), Ptr(n.out), Type(n.out), xs.n() * xs.c(), xs.h(), xs.w(), ys.h(), ys.w(),
+                               n.pad0, n.padx0},
+                              s);
           break;
         case OpKind::kAdd:
           kernels::LaunchAdd({static_cast<const float*>(Ptr(n.in[0])), static_cast<const float*>(Ptr(n.in[1])),
@@ -623,6 +647,10 @@ class CudaBackend final : public Backend {
           p.d = static_cast<const float*>(Ptr(n.in[1]));
           p.feat = n.in.size() > 2 ? Ptr(n.in[2]) : nullptr;
           p.seed = n.seed;
+          p.y0 = n.win_y0;
+          p.x0 = n.win_x0;
+          p.full_h = n.full_h;
+          p.full_w = n.full_w;
           p.noise_weight = r.noise_weight;
           p.concat = n.concat;
           p.bias = Wf(r.b);
@@ -632,7 +660,8 @@ class CudaBackend final : public Backend {
           p.type = Type(n.out);
           p.n = xs.n();
           p.c = xs.c();
-          p.hw = xs.numel() / (xs.n() * xs.c());
+          p.hw = xs.h() * xs.w();
+          p.w = xs.w();
           kernels::LaunchDemodNoiseAct(p, s);
           break;
         }

@@ -33,9 +33,11 @@ Graph FuseGraph(const Graph& g) {
     GPEN_CHECK_MSG(it != remap.end(), "tensor " << t << " used before it is produced");
     return it->second;
   };
-  const TensorInfo& in = g.tensor(g.input());
-  remap[g.input()] = out.AddTensor(in.shape, in.name, in.cls);
-  out.set_input(remap[g.input()]);
+  for (int t : g.inputs()) {
+    const TensorInfo& in = g.tensor(t);
+    remap[t] = out.AddTensor(in.shape, in.name, in.cls);
+    out.AddInput(remap[t]);
+  }
 
   // Emission order: every modulation-style node right after the node that produces its
   // input (the latent), so that a backend can compute all styles of a pass with one

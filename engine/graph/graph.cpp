@@ -22,6 +22,7 @@ const char* OpName(OpKind k) {
     case OpKind::kAdd: return "add";
     case OpKind::kModConv1x1: return "mod_conv1x1";
     case OpKind::kDemodNoiseAct: return "demod_noise_act";
+    case OpKind::kCrop: return "crop";
   }
   return "?";
 }
@@ -50,6 +51,12 @@ void Graph::MarkOutput(int t) {
     tensors_[t].is_output = true;
     outputs_.push_back(t);
   }
+}
+
+int Graph::FindInput(const std::string& name) const {
+  for (int t : inputs_)
+    if (tensors_[t].name == name) return t;
+  return -1;
 }
 
 int Graph::FindOutput(const std::string& name) const {

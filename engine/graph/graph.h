@@ -34,6 +34,7 @@ enum class OpKind {
   // Fused ops, produced only by FuseGraph (graph/fuse.h); each equals a chain above.
   kModConv1x1,       // ScaleChannels(x, s) -> Conv2d 1x1: the ToRGB convolution
   kDemodNoiseAct,    // ScaleChannels(y, d) -> NoiseConcat -> BiasAct: the StyledConv epilogue
+  kCrop,             // y = x[:, :, pad0 : pad0 + Ho, padx0 : padx0 + Wo] (tiled generation)
 };
 
 const char* OpName(OpKind k);
@@ -59,8 +60,12 @@ struct Node {
   float bias_scale = 1.f;  // lr_mul on the bias
   bool act = false;        // fused leaky ReLU x sqrt(2)
   int stride = 1, pad = 0;
-  int up = 1, down = 1, pad0 = 0, pad1 = 0;  // upfirdn2d
+  int up = 1, down = 1, pad0 = 0, pad1 = 0;  // upfirdn2d; kCrop: row offset in pad0
+  int padx0 = 0;         // kCrop: column offset
   uint64_t seed = 0;     // kNoiseConcat without a feature tensor
+  // Seeded noise of a window: the absolute (row, column) origin of this tensor in the
+  // untiled one and the untiled height/width, so a tile draws the same values.
+  int64_t win_y0 = 0, win_x0 = 0, full_h = 0, full_w = 0;
   bool concat = true;    // kNoiseConcat: concatenate (isconcat) or add the noise
   bool inplace = false;  // output may reuse in[0]'s memory when in[0] dies here
 };
@@ -75,8 +80,12 @@ class Graph {
   const std::vector<Node>& nodes() const { return nodes_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo& tensor(int id) const { return tensors_[id]; }
-  int input() const { return input_; }
-  void set_input(int t) { input_ = t; }
+  // The first input is the image; tiled graphs have more (features, latent).
+  int input() const { return inputs_.empty() ? -1 : inputs_[0]; }
+  const std::vector<int>& inputs() const { return inputs_; }
+  void set_input(int t) { inputs_.assign(1, t); }
+  void AddInput(int t) { inputs_.push_back(t); }
+  int FindInput(const std::string& name) const;
   // Output tensors by name ("image", "latent", "ecd3", ...), in the order marked.
   int FindOutput(const std::string& name) const;
   const std::vector<int>& outputs() const { return outputs_; }
@@ -89,7 +98,7 @@ class Graph {
   std::vector<TensorInfo> tensors_;
   std::vector<Node> nodes_;
   std::vector<int> outputs_;
-  int input_ = -1;
+  std::vector<int> inputs_;
 };
 
 }  // namespace gpen

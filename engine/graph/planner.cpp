@@ -85,8 +85,8 @@ MemoryPlan PlanMemory(const Graph& g, size_t act_elem_bytes, size_t alignment) {
     for (int t : ns[i].in) p.last_node[t] = std::max(p.last_node[t], i);
   for (int t = 0; t < nt; ++t)
     if (ts[t].is_output) p.last_node[t] = INT32_MAX;
-  // The input stays intact so that a pass can be repeated (benchmarks, graph replay).
-  if (g.input() >= 0) p.last_node[g.input()] = INT32_MAX;
+  // Inputs stay intact so that a pass can be repeated (benchmarks, graph replay).
+  for (int t : g.inputs()) p.last_node[t] = INT32_MAX;
 
   std::vector<int64_t> slot(nt, 0);  // aligned size actually held
   FreeList fl;
@@ -95,7 +95,7 @@ MemoryPlan PlanMemory(const Graph& g, size_t act_elem_bytes, size_t alignment) {
     slot[t] = AlignUp(std::max<int64_t>(p.bytes[t], 1), al);
     p.offset[t] = fl.Allocate(slot[t]);
   };
-  if (g.input() >= 0) alloc(g.input());
+  for (int t : g.inputs()) alloc(t);
   for (int i = 0; i < static_cast<int>(ns.size()); ++i) {
     const Node& n = ns[i];
     int donated = -1;
