@@ -10,7 +10,9 @@ template <typename P>
 __device__ __forceinline__ uint64_t NoiseIndex(const P& p, int64_t b, int64_t c, int64_t pix) {
   const int64_t row = pix / p.w, col = pix % p.w;
   const int64_t fh = p.full_h ? p.full_h : p.hw / p.w, fw = p.full_w ? p.full_w : p.w;
-  return static_cast<uint64_t>(((b * p.c + c) * fh + p.y0 + row) * fw + p.x0 + col);
+  const int64_t y0 = p.y0 + (p.origin ? static_cast<int64_t>(p.origin[0]) / p.div : 0);
+  const int64_t x0 = p.x0 + (p.origin ? static_cast<int64_t>(p.origin[1]) / p.div : 0);
+  return static_cast<uint64_t>(((b * p.c + c) * fh + y0 + row) * fw + x0 + col);
 }
 
 template <typename T>

@@ -20,6 +20,8 @@ struct DemodNoiseActParams {
   // Seeded noise of a window: origin (y0, x0) in the untiled (N, C, full_h, full_w)
   // tensor whose flat index seeds each value (full_h == 0: the tensor is untiled).
   int64_t y0, x0, full_h, full_w;
+  const float* origin;  // (2) runtime tile origin, or null; adds origin / div to (y0, x0)
+  int div;
   float noise_weight;
   bool concat;        // isconcat: output (N, 2C, HW); else y + w * noise, (N, C, HW)
   const float* bias;  // (2C) or (C)

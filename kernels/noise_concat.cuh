@@ -17,6 +17,8 @@ struct NoiseConcatParams {
   // Seeded noise of a window: origin (y0, x0) in the untiled (N, C, full_h, full_w)
   // tensor whose flat index seeds each value (full_h == 0: the tensor is untiled).
   int64_t y0, x0, full_h, full_w;
+  const float* origin;  // (2) runtime tile origin, or null; adds origin / div to (y0, x0)
+  int div;
   float weight;
   bool concat;
   void* y;           // (N, 2C, HW) or (N, C, HW)

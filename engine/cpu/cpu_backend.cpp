@@ -110,8 +110,15 @@ class CpuBackend final : public Backend {
 
  private:
   float* Ptr(int t) { return arena_.data() + plan_.offset[t] / sizeof(float); }
-  static cpu::NoiseWindow Window(const Node& n) {
-    return {n.seed, n.win_y0, n.win_x0, n.full_h, n.full_w};
+  // The node's window origin: static, or from the runtime "tile_origin" input (last).
+  cpu::NoiseWindow Window(const Node& n) {
+    cpu::NoiseWindow w{n.seed, n.win_y0, n.win_x0, n.full_h, n.full_w};
+    if (n.win_div > 0) {
+      const float* origin = Ptr(n.in.back());
+      w.y0 += static_cast<int64_t>(origin[0]) / n.win_div;
+      w.x0 += static_cast<int64_t>(origin[1]) / n.win_div;
+    }
+    return w;
   }
 
   void RunNode(size_t i, const Node& n) {
@@ -157,11 +164,16 @@ class CpuBackend final : public Backend {
         cpu::ScaleChannels(x, xs, Ptr(n.in[1]), y);
         break;
       case OpKind::kNoiseConcat:
-        cpu::NoiseConcat(x, xs, n.in.size() > 1 ? Ptr(n.in[1]) : nullptr, Window(n), W[0], n.concat, y);
+        cpu::NoiseConcat(x, xs, n.has_feat ? Ptr(n.in[1]) : nullptr, Window(n), W[0], n.concat, y);
         break;
       case OpKind::kCrop:
         cpu::Crop(x, xs, n.pad0, n.padx0, y, ys);
         break;
+      case OpKind::kMaskWindow: {
+        const cpu::NoiseWindow w = Window(n);
+        cpu::MaskWindow(x, xs, w.y0, w.x0, n.full_h, n.full_w, y);
+        break;
+      }
       case OpKind::kAdd:
         cpu::Add(x, Ptr(n.in[1]), ys.numel(), y);
         break;
@@ -175,7 +187,7 @@ class CpuBackend final : public Backend {
       case OpKind::kDemodNoiseAct: {
         float* yd = fused_.Get(static_cast<size_t>(xs.numel()));
         cpu::ScaleChannels(x, xs, Ptr(n.in[1]), yd);
-        cpu::NoiseConcat(yd, xs, n.in.size() > 2 ? Ptr(n.in[2]) : nullptr, Window(n), W[0], n.concat, y);
+        cpu::NoiseConcat(yd, xs, n.has_feat ? Ptr(n.in[2]) : nullptr, Window(n), W[0], n.concat, y);
         cpu::BiasAct(y, ys, B, n.bias_scale, n.act, y);
         break;
       }

@@ -308,6 +308,21 @@ void NoiseConcat(const float* x, const Shape& xs, const float* feat, const Noise
   }
 }
 
+void MaskWindow(const float* x, const Shape& xs, int64_t y0, int64_t x0, int64_t full_h,
+                int64_t full_w, float* y) {
+  const int64_t planes = xs.n() * xs.c(), h = xs.h(), w = xs.w();
+  ParallelFor(planes, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t r = 0; r < h; ++r) {
+        const bool row_in = y0 + r >= 0 && y0 + r < full_h;
+        for (int64_t c = 0; c < w; ++c) {
+          const int64_t i = (p * h + r) * w + c;
+          y[i] = (row_in && x0 + c >= 0 && x0 + c < full_w) ? x[i] : 0.f;
+        }
+      }
+  });
+}
+
 void Crop(const float* x, const Shape& xs, int64_t y0, int64_t x0, float* y, const Shape& ys) {
   const int64_t planes = xs.n() * xs.c();
   ParallelFor(planes, [&](int64_t p0, int64_t p1) {

@@ -80,6 +80,11 @@ struct NoiseWindow {
 void NoiseConcat(const float* x, const Shape& xs, const float* feat, const NoiseWindow& nw,
                  float weight, bool concat, float* y);
 
+// Tiled generation: x is the window of an untiled (full_h, full_w) tensor whose top-left
+// is (y0, x0); positions outside the untiled tensor become 0 (its zero padding).
+void MaskWindow(const float* x, const Shape& xs, int64_t y0, int64_t x0, int64_t full_h,
+                int64_t full_w, float* y);
+
 // A window of every plane: y = x[:, :, y0 : y0 + Ho, x0 : x0 + Wo].
 void Crop(const float* x, const Shape& xs, int64_t y0, int64_t x0, float* y, const Shape& ys);
 

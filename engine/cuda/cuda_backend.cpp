@@ -30,6 +30,7 @@
 #include "demod_noise_act.cuh"
 #include "graph/fuse.h"
 #include "im2col.cuh"
+#include "mask_window.cuh"
 #include "mod_conv1x1.cuh"
 #include "noise_concat.cuh"
 #include "pixel_norm.cuh"
@@ -256,6 +257,10 @@ class CudaBackend final : public Backend {
     return off == kNone ? nullptr : static_cast<const char*>(weights_dev_.get()) + off;
   }
   const float* Wf(size_t off) const { return static_cast<const float*>(W(off)); }
+  // The runtime "tile_origin" input of a windowed node (its last input), or null.
+  const float* Origin(const Node& n) const {
+    return n.win_div > 0 ? static_cast<const float*>(Ptr(n.in.back())) : nullptr;
+  }
 
   static std::vector<float> Copy(const WeightStore& w, const Param& p) {
     return std::vector<float>(w.data(p), w.data(p) + p.numel());
@@ -608,8 +613,10 @@ class CudaBackend final : public Backend {
         case OpKind::kNoiseConcat: {
           kernels::NoiseConcatParams p{};
           p.x = Ptr(n.in[0]);
-          p.feat = n.in.size() > 1 ? Ptr(n.in[1]) : nullptr;
+          p.feat = n.has_feat ? Ptr(n.in[1]) : nullptr;
           p.seed = n.seed;
+          p.origin = Origin(n);
+          p.div = n.win_div;
           p.y0 = n.win_y0;
           p.x0 = n.win_x0;
           p.full_h = n.full_h;
@@ -623,6 +630,23 @@ class CudaBackend final : public Backend {
           p.hw = xs.h() * xs.w();
           p.w = xs.w();
           kernels::LaunchNoiseConcat(p, s);
+          break;
+        }
+        case OpKind::kMaskWindow: {
+          kernels::MaskWindowParams p{};
+          p.x = Ptr(n.in[0]);
+          p.y = Ptr(n.out);
+          p.type = Type(n.out);
+          p.planes = xs.n() * xs.c();
+          p.h = xs.h();
+          p.w = xs.w();
+          p.y0 = n.win_y0;
+          p.x0 = n.win_x0;
+          p.origin = Origin(n);
+          p.div = n.win_div;
+          p.full_h = n.full_h;
+          p.full_w = n.full_w;
+          kernels::LaunchMaskWindow(p, s);
           break;
         }
         case OpKind::kCrop:
@@ -645,8 +669,10 @@ class CudaBackend final : public Backend {
           kernels::DemodNoiseActParams p{};
           p.y = Ptr(n.in[0]);
           p.d = static_cast<const float*>(Ptr(n.in[1]));
-          p.feat = n.in.size() > 2 ? Ptr(n.in[2]) : nullptr;
+          p.feat = n.has_feat ? Ptr(n.in[2]) : nullptr;
           p.seed = n.seed;
+          p.origin = Origin(n);
+          p.div = n.win_div;
           p.y0 = n.win_y0;
           p.x0 = n.win_x0;
           p.full_h = n.full_h;

@@ -83,7 +83,7 @@ Graph FuseGraph(const Graph& g) {
           f.kind = OpKind::kDemodNoiseAct;
           f.name = nz.name;
           f.in = {mapped(n.in[0]), mapped(n.in[1])};
-          if (nz.in.size() > 1) f.in.push_back(mapped(nz.in[1]));
+          for (size_t k = 1; k < nz.in.size(); ++k) f.in.push_back(mapped(nz.in[k]));  // feat, origin
           f.bias = nodes[last].bias;
           f.bias_scale = nodes[last].bias_scale;
           f.act = nodes[last].act;

@@ -23,6 +23,7 @@ const char* OpName(OpKind k) {
     case OpKind::kModConv1x1: return "mod_conv1x1";
     case OpKind::kDemodNoiseAct: return "demod_noise_act";
     case OpKind::kCrop: return "crop";
+    case OpKind::kMaskWindow: return "mask_window";
   }
   return "?";
 }

@@ -35,6 +35,7 @@ enum class OpKind {
   kModConv1x1,       // ScaleChannels(x, s) -> Conv2d 1x1: the ToRGB convolution
   kDemodNoiseAct,    // ScaleChannels(y, d) -> NoiseConcat -> BiasAct: the StyledConv epilogue
   kCrop,             // y = x[:, :, pad0 : pad0 + Ho, padx0 : padx0 + Wo] (tiled generation)
+  kMaskWindow,       // zero what lies outside the untiled image (tiled generation, see below)
 };
 
 const char* OpName(OpKind k);
@@ -63,10 +64,16 @@ struct Node {
   int up = 1, down = 1, pad0 = 0, pad1 = 0;  // upfirdn2d; kCrop: row offset in pad0
   int padx0 = 0;         // kCrop: column offset
   uint64_t seed = 0;     // kNoiseConcat without a feature tensor
-  // Seeded noise of a window: the absolute (row, column) origin of this tensor in the
-  // untiled one and the untiled height/width, so a tile draws the same values.
+  // Windows of tiled generation. A tile's tensors cover a window of the untiled tensor
+  // (full_h x full_w) whose top-left corner is origin / win_div + (win_y0, win_x0),
+  // where `origin` is the (1, 2) runtime input "tile_origin" (top-resolution pixels),
+  // passed as the node's last input when win_div > 0. kMaskWindow zeroes positions
+  // outside [0, full_h) x [0, full_w); seeded noise uses the absolute position.
+  // win_div == 0 and full_h == 0: the tensor is untiled.
   int64_t win_y0 = 0, win_x0 = 0, full_h = 0, full_w = 0;
+  int win_div = 0;
   bool concat = true;    // kNoiseConcat: concatenate (isconcat) or add the noise
+  bool has_feat = false; // kNoiseConcat/kDemodNoiseAct: an encoder feature input follows x
   bool inplace = false;  // output may reuse in[0]'s memory when in[0] dies here
 };
 
