@@ -24,6 +24,8 @@ enum class Precision { kFp32, kFp16 };
 struct BackendOptions {
   Precision precision = Precision::kFp32;
   int threads = 0;  // CPU: 0 = all cores
+  // CUDA: the most workspace any one convolution algorithm may use.
+  int64_t conv_workspace_limit = int64_t{256} << 20;
 };
 
 // Bytes a backend holds, by purpose.
@@ -58,5 +60,19 @@ class Backend {
 
 Result<std::unique_ptr<Backend>> CreateCpuBackend(const Graph& g, const WeightStore& w,
                                                   const BackendOptions& o);
+Result<std::unique_ptr<Backend>> CreateCudaBackend(const Graph& g, const WeightStore& w,
+                                                   const BackendOptions& o);
+Result<std::unique_ptr<Backend>> CreateBackend(Device d, const Graph& g, const WeightStore& w,
+                                               const BackendOptions& o);
+
+// What a backend for `g` will hold, computed before anything is allocated: the memory
+// planner's lines. The CPU figure is exact; the CUDA figure counts the convolution
+// workspace at its cap (o.conv_workspace_limit), which the backend never exceeds.
+MemoryReport CpuBackendMemory(const Graph& g, const WeightStore& w, MemoryPlan* plan);
+int64_t FusedScratchFloats(const Graph& g);
+MemoryReport CudaBackendMemory(const Graph& g, const WeightStore& w, const BackendOptions& o);
+
+// Device memory free now (CUDA), or an error when no GPU is usable.
+Result<int64_t> CudaFreeMemory();
 
 }  // namespace gpen

@@ -7,8 +7,11 @@
 
 namespace gpen {
 
-Result<std::unique_ptr<Backend>> CreateCudaBackend(const Graph& g, const WeightStore& w,
-                                                   const BackendOptions& o);
+
+Result<std::unique_ptr<Backend>> CreateBackend(Device d, const Graph& g, const WeightStore& w,
+                                               const BackendOptions& o) {
+  return d == Device::kCpu ? CreateCpuBackend(g, w, o) : CreateCudaBackend(g, w, o);
+}
 
 Status Backend::SetInput(const float* host, int64_t count) {
   return SetTensor(graph().input(), host, count);
@@ -27,11 +30,7 @@ Result<std::unique_ptr<GpenSession>> GpenSession::Create(std::shared_ptr<const G
   auto s = std::unique_ptr<GpenSession>(new GpenSession());
   s->weights_ = std::move(weights);
   s->graph_ = BuildGpenGraph(*s->weights_, graph_options);
-  if (device == Device::kCpu) {
-    GPEN_ASSIGN_OR_RETURN(s->backend_, CreateCpuBackend(s->graph_, s->weights_->store, backend_options));
-  } else {
-    GPEN_ASSIGN_OR_RETURN(s->backend_, CreateCudaBackend(s->graph_, s->weights_->store, backend_options));
-  }
+  GPEN_ASSIGN_OR_RETURN(s->backend_, CreateBackend(device, s->graph_, s->weights_->store, backend_options));
   return s;
 }
 

@@ -8,16 +8,6 @@
 
 namespace gpen {
 
-Result<std::unique_ptr<Backend>> CreateCudaBackend(const Graph& g, const WeightStore& w,
-                                                   const BackendOptions& o);
-
-namespace {
-Result<std::unique_ptr<Backend>> MakeBackend(Device d, const Graph& g, const WeightStore& w,
-                                             const BackendOptions& o) {
-  return d == Device::kCpu ? CreateCpuBackend(g, w, o) : CreateCudaBackend(g, w, o);
-}
-}  // namespace
-
 std::vector<int64_t> TileOrigins(int64_t out_size, int64_t tile) {
   std::vector<int64_t> o;
   for (int64_t p = 0; p + tile < out_size; p += tile) o.push_back(p);
@@ -39,8 +29,8 @@ Result<std::unique_ptr<TiledGpenSession>> TiledGpenSession::Create(
   s->spec_ = spec;
   s->global_graph_ = BuildGpenGlobalGraph(*s->weights_, graph_options, spec.split_res);
   s->tile_graph_ = BuildGpenTileGraph(*s->weights_, graph_options, spec);
-  GPEN_ASSIGN_OR_RETURN(s->global_, MakeBackend(device, s->global_graph_, s->weights_->store, backend_options));
-  GPEN_ASSIGN_OR_RETURN(s->tile_, MakeBackend(device, s->tile_graph_.graph, s->weights_->store, backend_options));
+  GPEN_ASSIGN_OR_RETURN(s->global_, CreateBackend(device, s->global_graph_, s->weights_->store, backend_options));
+  GPEN_ASSIGN_OR_RETURN(s->tile_, CreateBackend(device, s->tile_graph_.graph, s->weights_->store, backend_options));
   return s;
 }
 

@@ -35,7 +35,7 @@ class CpuBackend final : public Backend {
       SetParallelThreads(o.threads);
     }
     plan_ = PlanMemory(g_, sizeof(float));
-    const size_t floats = static_cast<size_t>(plan_.arena_bytes / sizeof(float)) + 1;
+    const size_t floats = static_cast<size_t>(plan_.arena_bytes / sizeof(float));
     try {
       arena_.resize(floats);
     } catch (const std::bad_alloc&) {
@@ -43,31 +43,19 @@ class CpuBackend final : public Backend {
                              " MiB activation arena on the CPU",
                          "lower the batch size or pass --vram-budget to bound memory");
     }
-    size_t ws = 0;
     for (size_t i = 0; i < g_.nodes().size(); ++i) {
       const Node& n = g_.nodes()[i];
-      const Shape& xs = n.in.empty() ? Shape{} : g_.tensor(n.in[0]).shape;
-      const Shape& ys = g_.tensor(n.out).shape;
-      if (n.kind == OpKind::kConv2d) {
-        ws = std::max(ws, cpu::Conv2dWorkspaceFloats(xs, n.weight.shape[n.weight.shape.rank() - 1], ys));
-      } else if (n.kind == OpKind::kConvTranspose2d) {
+      if (n.kind == OpKind::kConvTranspose2d) {
         const Shape& wsh = n.weight.shape;  // (1, Cout, Cin, k, k)
-        const int64_t cout = wsh[1], cin = wsh[2], k = wsh[3];
-        ws = std::max(ws, cpu::ConvTranspose2dWorkspaceFloats(xs, cout, k));
-        prepared_[i] = cpu::PrepareConvTranspose(w_.data(n.weight), cout, cin, k);
+        prepared_[i] = cpu::PrepareConvTranspose(w_.data(n.weight), wsh[1], wsh[2], wsh[3]);
       } else if (n.kind == OpKind::kDemodCoef) {
         const Shape& wsh = n.weight.shape;
         demod_[i] = cpu::PrepareDemod(w_.data(n.weight), wsh[1], wsh[2], wsh[3] * wsh[4]);
       }
     }
-    workspace_.Get(ws);
-    size_t fused = 0;  // scratch for the intermediate of a fused op
-    for (const Node& n : g_.nodes())
-      if (n.kind == OpKind::kModConv1x1 || n.kind == OpKind::kDemodNoiseAct)
-        fused = std::max(fused, static_cast<size_t>(g_.tensor(n.in[0]).shape.numel()));
-    fused_.Get(fused);
-    for (const auto& [k, v] : prepared_) prepared_bytes_ += static_cast<int64_t>(v.size() * 4);
-    for (const auto& [k, v] : demod_) prepared_bytes_ += static_cast<int64_t>(v.size() * 8);
+    report_ = CpuBackendMemory(g_, w_, nullptr);
+    workspace_.Get(static_cast<size_t>(report_.workspace / 4 - FusedScratchFloats(g_)));
+    fused_.Get(static_cast<size_t>(FusedScratchFloats(g_)));
     return Status::Ok();
   }
 
@@ -98,11 +86,14 @@ class CpuBackend final : public Backend {
     return Status::Ok();
   }
 
+  // What this backend holds, counted from its actual buffers (tests compare it with
+  // the estimate CpuBackendMemory gives before anything is allocated).
   MemoryReport memory() const override {
     MemoryReport r;
     for (size_t i = 0; i < w_.count(); ++i) r.weights += static_cast<int64_t>(w_.tensor(i).size() * 4);
-    r.weights += prepared_bytes_;
-    r.arena = plan_.arena_bytes;
+    for (const auto& [k, v] : prepared_) r.weights += static_cast<int64_t>(v.size() * 4);
+    for (const auto& [k, v] : demod_) r.weights += static_cast<int64_t>(v.size() * 8);
+    r.arena = static_cast<int64_t>(arena_.size() * sizeof(float));
     r.workspace = static_cast<int64_t>((workspace_.buf.size() + fused_.buf.size()) * sizeof(float));
     return r;
   }
@@ -202,10 +193,42 @@ class CpuBackend final : public Backend {
   cpu::Workspace fused_;
   std::map<size_t, std::vector<float>> prepared_;
   std::map<size_t, std::vector<double>> demod_;
-  int64_t prepared_bytes_ = 0;
+  MemoryReport report_;
 };
 
 }  // namespace
+
+int64_t FusedScratchFloats(const Graph& g) {
+  int64_t fused = 0;  // the intermediate of a fused op, run as its chain
+  for (const Node& n : g.nodes())
+    if (n.kind == OpKind::kModConv1x1 || n.kind == OpKind::kDemodNoiseAct)
+      fused = std::max(fused, g.tensor(n.in[0]).shape.numel());
+  return fused;
+}
+
+MemoryReport CpuBackendMemory(const Graph& g, const WeightStore& w, MemoryPlan* plan) {
+  MemoryReport r;
+  for (size_t i = 0; i < w.count(); ++i) r.weights += static_cast<int64_t>(w.tensor(i).size() * 4);
+  size_t ws = 0;
+  for (const Node& n : g.nodes()) {
+    const Shape& xs = n.in.empty() ? Shape{} : g.tensor(n.in[0]).shape;
+    const Shape& ys = g.tensor(n.out).shape;
+    if (n.kind == OpKind::kConv2d) {
+      ws = std::max(ws, cpu::Conv2dWorkspaceFloats(xs, n.weight.shape[n.weight.shape.rank() - 1], ys));
+    } else if (n.kind == OpKind::kConvTranspose2d) {
+      const Shape& wsh = n.weight.shape;
+      ws = std::max(ws, cpu::ConvTranspose2dWorkspaceFloats(xs, wsh[1], wsh[3]));
+      r.weights += n.weight.numel() * 4;  // the pre-transposed copy
+    } else if (n.kind == OpKind::kDemodCoef) {
+      r.weights += n.weight.shape[1] * n.weight.shape[2] * 8;  // sums of squares, double
+    }
+  }
+  r.workspace = static_cast<int64_t>(ws + static_cast<size_t>(FusedScratchFloats(g))) * 4;
+  const MemoryPlan p = PlanMemory(g, sizeof(float));
+  r.arena = p.arena_bytes;
+  if (plan) *plan = p;
+  return r;
+}
 
 Result<std::unique_ptr<Backend>> CreateCpuBackend(const Graph& g, const WeightStore& w,
                                                   const BackendOptions& o) {

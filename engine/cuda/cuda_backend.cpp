@@ -63,12 +63,20 @@ bool CudaUsable(std::string* why) {
   return true;
 }
 
+Result<int64_t> CudaFreeMemory() {
+  std::string why;
+  if (!CudaUsable(&why)) return Unavailable("cannot measure free GPU memory: " + why, "pass --vram-budget");
+  size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaSetDevice(0));
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  return static_cast<int64_t>(free_b);
+}
+
 namespace cuda {
 
 namespace {
 
 constexpr size_t kAlign = 256;
-constexpr size_t kConvWorkspaceLimit = size_t{1} << 30;  // per-algorithm cap
 constexpr size_t kGemmBandBytes = size_t{64} << 20;      // im2col band (cuBLAS path)
 
 size_t AlignUp(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
@@ -128,13 +136,14 @@ struct StyleGroup {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(const Graph& g, const WeightStore& w) : g_(FuseGraph(g)), w_(w) {}
+  CudaBackend(const Graph& g, const WeightStore& w) : source_(g), g_(FuseGraph(g)), w_(w) {}
 
   Status Init(const BackendOptions& o) {
     std::string why;
     if (!CudaUsable(&why)) return Unavailable("--device cuda: " + why, "use --device cpu");
     CUDA_CHECK(cudaSetDevice(0));
     half_ = o.precision == Precision::kFp16;
+    ws_limit_ = static_cast<size_t>(std::max<int64_t>(o.conv_workspace_limit, 0));
     plan_ = PlanMemory(g_, half_ ? 2 : 4);
     CUDA_CHECK(cudaStreamCreateWithFlags(stream_.out(), cudaStreamNonBlocking));
     CUBLAS_CHECK(cublasCreate(cublas_.out()));
@@ -148,12 +157,15 @@ class CudaBackend final : public Backend {
     CUDNN_CHECK(cudnnSetStream(cudnn_.get(), stream_.get()));
 #endif
     GPEN_TRY(PrepareNodes());
+    // The planner's estimate (cuda_layout.cpp) must describe exactly what is uploaded.
+    GPEN_CHECK_MSG(static_cast<int64_t>(blob_.bytes().size()) == CudaBackendMemory(source_, w_, o).weights,
+                   "weight blob " << blob_.bytes().size() << " bytes differs from the planner's estimate");
     GPEN_TRY(weights_dev_.Allocate(blob_.bytes().size(), "the model weights"));
     CUDA_CHECK(cudaMemcpy(weights_dev_.get(), blob_.bytes().data(), blob_.bytes().size(),
                           cudaMemcpyHostToDevice));
     GPEN_TRY(arena_.Allocate(static_cast<size_t>(plan_.arena_bytes), "the activation arena"));
     GPEN_TRY(workspace_.Allocate(workspace_bytes_, "convolution and GEMM workspace"));
-    GPEN_TRY(cublas_ws_.Allocate(size_t{32} << 20, "the cuBLAS workspace"));
+    GPEN_TRY(cublas_ws_.Allocate(size_t{32} << 20, "the cuBLAS workspace"));  // = kCublasWorkspaceBytes
     CUBLAS_CHECK(cublasSetWorkspace(cublas_.get(), cublas_ws_.get(), cublas_ws_.bytes()));
     for (StyleGroup& sg : groups_) {
       for (size_t k = 0; k < sg.slices.size(); ++k) sg.slices[k].dst = static_cast<float*>(Ptr(sg.slice_tensors[k]));
@@ -370,7 +382,7 @@ class CudaBackend final : public Backend {
       sg.w = blob_.AddFloats(wall, false);
       sg.b = blob_.AddFloats(ball, false);
     }
-    style_offset_ = AlignUp(gemm_ws);
+    style_offset_ = AlignUp(gemm_ws);  // <= the cap: every algorithm/band was chosen within it
     cast_offset_ = AlignUp(style_offset_ + style_floats * 4);
     workspace_bytes_ = AlignUp(cast_offset_ + cast_floats_ * 4);
     return Status::Ok();
@@ -440,7 +452,7 @@ class CudaBackend final : public Backend {
                                                               r->conv_desc.get(), r->y_desc.get(),
                                                               CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned, perf));
       for (int j = 0; j < returned; ++j) {
-        if (perf[j].status == CUDNN_STATUS_SUCCESS && perf[j].memory <= kConvWorkspaceLimit && math_ok(perf[j].mathType)) {
+        if (perf[j].status == CUDNN_STATUS_SUCCESS && perf[j].memory <= ws_limit_ && math_ok(perf[j].mathType)) {
           r->bwd_algo = perf[j].algo;
           r->workspace = perf[j].memory;
           return Status::Ok();
@@ -452,7 +464,7 @@ class CudaBackend final : public Backend {
                                                          r->conv_desc.get(), r->y_desc.get(),
                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
       for (int j = 0; j < returned; ++j) {
-        if (perf[j].status == CUDNN_STATUS_SUCCESS && perf[j].memory <= kConvWorkspaceLimit && math_ok(perf[j].mathType)) {
+        if (perf[j].status == CUDNN_STATUS_SUCCESS && perf[j].memory <= ws_limit_ && math_ok(perf[j].mathType)) {
           r->fwd_algo = perf[j].algo;
           r->workspace = perf[j].memory;
           return Status::Ok();
@@ -464,14 +476,20 @@ class CudaBackend final : public Backend {
                        "rebuild with -DGPEN_CUDNN=OFF to use the cuBLAS path");
 #else
     const size_t es = IsHalf(n.out) ? 2 : 4;
+    const size_t band_bytes = std::min(kGemmBandBytes, ws_limit_);
     if (transposed) {
       const int64_t rows_k = ys.c() * k * k;
-      const int64_t band = std::clamp<int64_t>(int64_t(kGemmBandBytes / 4) / (rows_k * xs.w()), 1, xs.h());
+      const int64_t band = std::clamp<int64_t>(int64_t(band_bytes / 4) / (rows_k * xs.w()), 1, xs.h());
       r->workspace = static_cast<size_t>(rows_k * band * xs.w()) * 4;  // fp32 cols
     } else {
       const int64_t kdim = xs.c() * k * k;
-      const int64_t band = std::clamp<int64_t>(int64_t(kGemmBandBytes / es) / (kdim * ys.w()), 1, ys.h());
+      const int64_t band = std::clamp<int64_t>(int64_t(band_bytes / es) / (kdim * ys.w()), 1, ys.h());
       r->workspace = static_cast<size_t>(kdim * band * ys.w()) * es;
+    }
+    if (r->workspace > ws_limit_) {
+      return OutOfMemory("convolution '" + n.name + "' needs " + std::to_string(r->workspace >> 20) +
+                             " MiB of scratch for one row, above the planned cap",
+                         "raise the memory budget");
     }
     return Status::Ok();
 #endif
@@ -695,9 +713,11 @@ class CudaBackend final : public Backend {
     }
   }
 
+  const Graph& source_;  // the unfused graph, for the planner's cross-check
   Graph g_;
   const WeightStore& w_;
   bool half_ = false;
+  size_t ws_limit_ = 0;
   bool use_graph_ = true;
   MemoryPlan plan_;
   Stream stream_;

@@ -9,6 +9,10 @@ Result<std::unique_ptr<Backend>> CreateCudaBackend(const Graph&, const WeightSto
                      "rebuild with nvcc installed and -DGPEN_CUDA=ON, or use --device cpu");
 }
 
+Result<int64_t> CudaFreeMemory() {
+  return Unavailable("this build of gpen has no CUDA backend", "pass --vram-budget to plan without a GPU");
+}
+
 bool CudaUsable(std::string* why) {
   if (why) *why = "this build has no CUDA backend";
   return false;
