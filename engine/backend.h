@@ -26,6 +26,8 @@ struct BackendOptions {
   int threads = 0;  // CPU: 0 = all cores
   // CUDA: the most workspace any one convolution algorithm may use.
   int64_t conv_workspace_limit = int64_t{256} << 20;
+  // CUDA: the workspace handed to cuBLAS.
+  int64_t cublas_workspace = int64_t{32} << 20;
 };
 
 // Bytes a backend holds, by purpose.

@@ -22,7 +22,7 @@
 #include "cli/commands.h"
 #include "cli/device_select.h"
 #include "image/image.h"
-#include "session.h"
+#include "face_runner.h"
 
 namespace gpen::cli {
 
@@ -122,7 +122,8 @@ Status CmdEnhance(int argc, char** argv, int* failed) {
       .Flag("--aligned", false, "inputs are aligned face crops (required for now)")
       .Flag("--device", true, "cpu, cuda or auto", "auto")
       .Flag("--precision", true, "fp32 or fp16 (fp16 on cuda only)", "fp32")
-      .Flag("--batch", true, "faces per batch", "1")
+      .Flag("--batch", true, "faces per batch, or auto: the largest that fits the memory budget", "auto")
+      .Flag("--vram-budget", true, "plan for this much memory (e.g. 2G) instead of what is free; bounds RAM on cpu")
       .Flag("--threads", true, "CPU threads (0 = all cores)", "0")
       .Flag("--seed", true, "seed of the noise FullGenerator_SR draws above the encoder size", "0")
       .Flag("-h,--help", false, "show this help");
@@ -139,7 +140,13 @@ Status CmdEnhance(int argc, char** argv, int* failed) {
                        "pass --aligned with crops made the way upstream aligns faces; whole "
                        "photos (detection, alignment, paste-back) come in a later version");
   }
-  GPEN_ASSIGN_OR_RETURN(int64_t batch, a.GetInt("--batch", 1, 256));
+  int64_t fixed_batch = 0, budget = 0;
+  if (a.Get("--batch") != "auto") {
+    GPEN_ASSIGN_OR_RETURN(fixed_batch, a.GetInt("--batch", 1, 256));
+  }
+  if (a.Has("--vram-budget")) {
+    GPEN_ASSIGN_OR_RETURN(budget, a.GetBytes("--vram-budget"));
+  }
   GPEN_ASSIGN_OR_RETURN(int64_t threads, a.GetInt("--threads", 0, 1024));
   GPEN_ASSIGN_OR_RETURN(int64_t seed, a.GetInt("--seed", 0, INT64_MAX));
   GPEN_ASSIGN_OR_RETURN(Device device, ResolveDevice(a.Get("--device")));
@@ -150,21 +157,16 @@ Status CmdEnhance(int argc, char** argv, int* failed) {
   auto weights = std::make_shared<const GpenWeights>(std::move(w));
   const GpenArch& arch = weights->arch;
   std::fprintf(stderr, "model: %s\n", arch.ToString().c_str());
-  BackendOptions bo;
-  bo.precision = precision;
-  bo.threads = static_cast<int>(threads);
-  std::map<int64_t, std::unique_ptr<GpenSession>> sessions;  // by batch size
-  auto session_for = [&](int64_t n) -> Result<GpenSession*> {
-    auto it = sessions.find(n);
-    if (it != sessions.end()) return it->second.get();
-    GpenGraphOptions go;
-    go.batch = n;
-    go.noise_seed = static_cast<uint64_t>(seed);
-    GPEN_ASSIGN_OR_RETURN(std::unique_ptr<GpenSession> s, GpenSession::Create(weights, go, device, bo));
-    GpenSession* raw = s.get();
-    sessions[n] = std::move(s);
-    return raw;
-  };
+  FaceRunnerOptions ro;
+  ro.device = device;
+  ro.precision = precision;
+  ro.threads = static_cast<int>(threads);
+  ro.faces = static_cast<int64_t>(jobs.size());
+  ro.budget = budget;
+  ro.fixed_batch = fixed_batch;
+  ro.noise_seed = static_cast<uint64_t>(seed);
+  GPEN_ASSIGN_OR_RETURN(std::unique_ptr<FaceRunner> runner, FaceRunner::Create(weights, ro));
+  const int64_t batch = runner->batch();
 
   const int64_t in_sz = arch.in_size, out_sz = arch.out_size;
   const int64_t in_px = 3 * in_sz * in_sz, out_px = 3 * out_sz * out_sz;
@@ -234,11 +236,8 @@ Status CmdEnhance(int argc, char** argv, int* failed) {
     if (b.jobs.empty()) continue;
     const int64_t n = static_cast<int64_t>(b.jobs.size());
     const auto t0 = std::chrono::steady_clock::now();
-    Status st = [&]() -> Status {
-      GPEN_ASSIGN_OR_RETURN(GpenSession * s, session_for(n));
-      b.output.resize(static_cast<size_t>(n * out_px));
-      return s->Run(b.input.data(), b.output.data());
-    }();
+    b.output.resize(static_cast<size_t>(n * out_px));
+    Status st = runner->Run(b.input.data(), n, b.output.data());
     if (!st.ok()) {
       if (saving.valid()) saving.wait();
       if (next.valid()) next.wait();

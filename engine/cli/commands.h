@@ -12,5 +12,6 @@ Status CmdInfo(int argc, char** argv);
 // Sets *failed to the number of images that could not be processed.
 Status CmdEnhance(int argc, char** argv, int* failed);
 Status CmdBench(int argc, char** argv);
+Status CmdPlan(int argc, char** argv);
 
 }  // namespace gpen::cli

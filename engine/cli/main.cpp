@@ -16,7 +16,8 @@ void Usage() {
       "commands:\n"
       "  info MODEL            validate a converted model file and describe it\n"
       "  enhance               restore aligned face crops (file or folder)\n"
-      "  bench                 time the GPEN forward pass (random weights by default)\n\n"
+      "  bench                 time the GPEN forward pass (random weights by default)\n"
+      "  plan                  choose batch and tiles for a memory budget, print the peak\n\n"
       "Run 'gpen COMMAND --help' for the flags of a command.\n"
       "Model files come from upstream checkpoints: tools/convert.py IN.pth OUT.safetensors\n");
 }
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "info") return Report(gpen::cli::CmdInfo(argc - 2, argv + 2));
     if (cmd == "bench") return Report(gpen::cli::CmdBench(argc - 2, argv + 2));
+    if (cmd == "plan") return Report(gpen::cli::CmdPlan(argc - 2, argv + 2));
     if (cmd == "enhance") {
       int failed = 0;
       const int rc = Report(gpen::cli::CmdEnhance(argc - 2, argv + 2, &failed));

@@ -208,7 +208,7 @@ int64_t FusedScratchFloats(const Graph& g) {
 
 MemoryReport CpuBackendMemory(const Graph& g, const WeightStore& w, MemoryPlan* plan) {
   MemoryReport r;
-  for (size_t i = 0; i < w.count(); ++i) r.weights += static_cast<int64_t>(w.tensor(i).size() * 4);
+  r.weights = w.total_params() * 4;
   size_t ws = 0;
   for (const Node& n : g.nodes()) {
     const Shape& xs = n.in.empty() ? Shape{} : g.tensor(n.in[0]).shape;

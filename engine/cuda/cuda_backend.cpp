@@ -165,7 +165,7 @@ class CudaBackend final : public Backend {
                           cudaMemcpyHostToDevice));
     GPEN_TRY(arena_.Allocate(static_cast<size_t>(plan_.arena_bytes), "the activation arena"));
     GPEN_TRY(workspace_.Allocate(workspace_bytes_, "convolution and GEMM workspace"));
-    GPEN_TRY(cublas_ws_.Allocate(size_t{32} << 20, "the cuBLAS workspace"));  // = kCublasWorkspaceBytes
+    GPEN_TRY(cublas_ws_.Allocate(static_cast<size_t>(o.cublas_workspace), "the cuBLAS workspace"));
     CUBLAS_CHECK(cublasSetWorkspace(cublas_.get(), cublas_ws_.get(), cublas_ws_.bytes()));
     for (StyleGroup& sg : groups_) {
       for (size_t k = 0; k < sg.slices.size(); ++k) sg.slices[k].dst = static_cast<float*>(Ptr(sg.slice_tensors[k]));

@@ -19,9 +19,6 @@ constexpr int64_t kAlign = 256;
 int64_t AlignUp(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 }  // namespace
 
-// cuBLAS workspace set on the handle (cuda_backend.cpp uses the same constant).
-constexpr int64_t kCublasWorkspaceBytes = int64_t{32} << 20;
-
 MemoryReport CudaBackendMemory(const Graph& unfused, const WeightStore&, const BackendOptions& o) {
   const Graph g = FuseGraph(unfused);
   const bool half = o.precision == Precision::kFp16;
@@ -78,7 +75,7 @@ MemoryReport CudaBackendMemory(const Graph& unfused, const WeightStore&, const B
   // Convolution scratch (at most the cap), then the style GEMM result, then the fp32
   // copy of an fp16 GEMM input; the cuBLAS workspace; the style slice tables.
   r.workspace = AlignUp(AlignUp(AlignUp(o.conv_workspace_limit) + style_floats * 4) + cast_floats * 4) +
-                kCublasWorkspaceBytes + slices * 32;
+                o.cublas_workspace + slices * 32;
   return r;
 }
 

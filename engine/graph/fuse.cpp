@@ -77,7 +77,9 @@ Graph FuseGraph(const Graph& g) {
       // StyledConv epilogue: demodulate, concatenate the noise, bias + leaky ReLU.
       if (next >= 0 && nodes[next].kind == OpKind::kNoiseConcat && nodes[next].in[0] == n.out) {
         const int last = single(nodes[next].out);
-        if (last >= 0 && nodes[last].kind == OpKind::kBiasAct) {
+        bool ready = true;  // every extra input of the chain already exists
+        for (size_t k = 1; k < nodes[next].in.size(); ++k) ready = ready && remap.count(nodes[next].in[k]);
+        if (last >= 0 && nodes[last].kind == OpKind::kBiasAct && ready) {
           const Node& nz = nodes[next];
           Node f = nz;
           f.kind = OpKind::kDemodNoiseAct;

@@ -345,14 +345,14 @@ class Builder {
       if (tiled_) GPEN_CHECK(Inside(need, {xw.lo + c.pad, xw.hi - c.pad}));
     }
     y = Crop(y, need);
+    const int f = feat >= 0 ? Crop(feat, need) : -1;  // before the epilogue, which may be fused
     y = ScaleChannels(y, demod, name + ".conv.demodulate");
     const Shape ys = g_.tensor(y).shape;
     Node nz;
     nz.kind = OpKind::kNoiseConcat;
     nz.name = name + ".noise";
     nz.in = {y};
-    if (feat >= 0) {
-      const int f = Crop(feat, need);
+    if (f >= 0) {
       GPEN_CHECK(g_.tensor(f).shape == ys);
       nz.in.push_back(f);
       nz.has_feat = true;

@@ -113,6 +113,15 @@ Result<GpenWeights> GpenWeights::Random(const GpenArch& arch, uint64_t seed) {
   return w;
 }
 
+Result<GpenWeights> GpenWeights::ShapesOnly(const GpenArch& arch) {
+  GPEN_TRY(arch.Validate("architecture"));
+  GpenWeights w;
+  w.arch = arch;
+  Binder b = Binder::ShapesOnly(&w.store);
+  GPEN_TRY(Bind(arch, b, &w));
+  return w;
+}
+
 Result<GpenWeights> LoadGpenModel(const std::string& path) {
   GPEN_ASSIGN_OR_RETURN(ModelFile file, ModelFile::Open(path));
   return GpenWeights::FromFile(file);

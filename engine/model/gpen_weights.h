@@ -63,6 +63,8 @@ struct GpenWeights {
   static Result<GpenWeights> FromFile(const ModelFile& file);
   // Seeded random weights of an architecture, for benchmarks without trained weights.
   static Result<GpenWeights> Random(const GpenArch& arch, uint64_t seed);
+  // Shapes without values, for planning memory; cannot be run.
+  static Result<GpenWeights> ShapesOnly(const GpenArch& arch);
 };
 
 // Loads and binds a GPEN model file: ModelFile::Open + FromModelFile + FromFile.

@@ -9,16 +9,13 @@
 
 namespace gpen {
 
-int64_t WeightStore::total_params() const {
-  int64_t n = 0;
-  for (const auto& t : tensors_) n += static_cast<int64_t>(t.size());
-  return n;
-}
+int64_t WeightStore::total_params() const { return total_params_; }
 
 Param Binder::Bind(const std::string& name, const Shape& shape, Init init) {
   bound_names_.push_back(name);
-  std::vector<float> values(static_cast<size_t>(shape.numel()));
-  if (file_) {
+  std::vector<float> values(shapes_only_ ? 0 : static_cast<size_t>(shape.numel()));
+  if (shapes_only_) {
+  } else if (file_) {
     const TensorEntry* e = file_->Find(name);
     if (!e || e->padding) {
       problems_.push_back("missing tensor '" + name + "', expected shape " + shape.ToString());
@@ -77,6 +74,7 @@ Param Binder::Bind(const std::string& name, const Shape& shape, Init init) {
   p.shape = shape;
   store_->tensors_.push_back(std::move(values));
   store_->names_.push_back(name);
+  store_->total_params_ += shape.numel();
   return p;
 }
 
@@ -87,8 +85,9 @@ Param Binder::BindFixed(const std::string& name, const Shape& shape,
     Param p;
     p.index = static_cast<int32_t>(store_->tensors_.size());
     p.shape = shape;
-    store_->tensors_.push_back(expected);
+    store_->tensors_.push_back(shapes_only_ ? std::vector<float>() : expected);
     store_->names_.push_back(name);
+    store_->total_params_ += shape.numel();
     return p;
   }
   Param p = Bind(name, shape);

@@ -42,8 +42,9 @@ class WeightStore {
 
  private:
   friend class Binder;
-  std::vector<std::vector<float>> tensors_;
+  std::vector<std::vector<float>> tensors_;  // empty for a shapes-only store
   std::vector<std::string> names_;
+  int64_t total_params_ = 0;
 };
 
 // How a tensor is drawn in random mode.
@@ -53,6 +54,13 @@ class Binder {
  public:
   Binder(const ModelFile* file, WeightStore* store) : file_(file), store_(store) {}
   Binder(uint64_t seed, WeightStore* store) : store_(store), rng_(seed) {}
+  // Shapes only: records every tensor's shape and holds no values (memory planning of
+  // an architecture without building its weights).
+  static Binder ShapesOnly(WeightStore* store) {
+    Binder b(uint64_t{0}, store);
+    b.shapes_only_ = true;
+    return b;
+  }
 
   // Binds `name` with exactly `shape`; on a problem records it and returns an
   // invalid Param (the caller goes on so that every problem is reported at once).
@@ -67,6 +75,7 @@ class Binder {
   const ModelFile* file_ = nullptr;
   WeightStore* store_;
   std::mt19937_64 rng_;
+  bool shapes_only_ = false;
   std::vector<std::string> problems_;
   std::vector<std::string> bound_names_;
 };

@@ -1,0 +1,59 @@
+// gpen plan: the batch, tiles and planned peak memory of a run, without running it.
+//
+// Works without a GPU when --vram-budget is given (the CUDA figures are computed on the
+// host), so a 2 GB laptop's configuration can be planned anywhere.
+#include <cstdio>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/device_select.h"
+#include "run_plan.h"
+
+namespace gpen::cli {
+
+Status CmdPlan(int argc, char** argv) {
+  Args a("plan");
+  a.Flag("-m,--model", true, "converted model file (.safetensors)")
+      .Flag("--arch", true, "plan an architecture instead: bfr256, bfr512, bfr1024, bfr2048")
+      .Flag("--device", true, "cuda or cpu (cuda without a GPU needs --vram-budget)", "auto")
+      .Flag("--vram-budget", true, "plan for this much memory (e.g. 2G) instead of what is free")
+      .Flag("--faces", true, "faces to restore", "1")
+      .Flag("--precision", true, "fp32 or fp16", "fp32")
+      .Flag("--json", false, "print the plan as one JSON object")
+      .Flag("-h,--help", false, "show this help");
+  GPEN_TRY(a.Parse(argc, argv));
+  if (a.Has("--help")) {
+    std::printf("usage: gpen plan (-m MODEL | --arch NAME) [flags]\n\n%s", a.Help().c_str());
+    return Status::Ok();
+  }
+  PlanRequest req;
+  GPEN_ASSIGN_OR_RETURN(req.faces, a.GetInt("--faces", 1, 1000000));
+  if (a.Has("--vram-budget")) {
+    GPEN_ASSIGN_OR_RETURN(req.budget, a.GetBytes("--vram-budget"));
+  }
+  const std::string dev = a.Get("--device");
+  if (dev == "cuda" && req.budget > 0) {
+    req.device = Device::kCuda;  // planning only: no GPU needed
+  } else {
+    GPEN_ASSIGN_OR_RETURN(req.device, ResolveDevice(dev));
+  }
+  GPEN_ASSIGN_OR_RETURN(req.precision, ResolvePrecision(a.Get("--precision"), req.device));
+  GpenWeights w;
+  if (!a.Get("--model").empty()) {
+    GPEN_ASSIGN_OR_RETURN(w, LoadGpenModel(a.Get("--model")));
+  } else if (!a.Get("--arch").empty()) {
+    GPEN_ASSIGN_OR_RETURN(GpenArch arch, GpenArch::Preset(a.Get("--arch")));
+    GPEN_ASSIGN_OR_RETURN(w, GpenWeights::ShapesOnly(arch));
+  } else {
+    return InvalidArgument("gpen plan: give -m MODEL or --arch NAME", "see gpen plan --help");
+  }
+  GPEN_ASSIGN_OR_RETURN(RunPlan plan, ChooseRunPlan(w, req));
+  if (a.Has("--json")) {
+    std::printf("%s\n", plan.Json().c_str());
+  } else {
+    std::printf("model: %s\n%s", w.arch.ToString().c_str(), plan.Describe().c_str());
+  }
+  return Status::Ok();
+}
+
+}  // namespace gpen::cli

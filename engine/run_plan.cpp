@@ -1,0 +1,205 @@
+// ChooseRunPlan: batch and tiles sized to a memory budget (see run_plan.h).
+#include "run_plan.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "tiled.h"
+
+namespace gpen {
+
+std::string FormatBytes(int64_t b) {
+  char buf[32];
+  if (b >= (int64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
+  else std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
+  return buf;
+}
+
+int64_t AvailableHostMemory() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  int64_t kb = 0;
+  std::string unit;
+  while (f >> key >> kb >> unit) {
+    if (key == "MemAvailable:") return kb * 1024;
+  }
+  return int64_t{4} << 30;  // unknown: assume a small machine
+}
+
+std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo, Device d, int64_t batch,
+                                  const TileSpec* tile, bool count_context) {
+  GpenGraphOptions go;
+  go.batch = batch;
+  std::vector<Graph> graphs;
+  if (tile) {
+    graphs.push_back(BuildGpenGlobalGraph(w, go, tile->split_res));
+    graphs.push_back(BuildGpenTileGraph(w, go, *tile).graph);
+  } else {
+    graphs.push_back(BuildGpenGraph(w, go));
+  }
+  MemoryReport sum;
+  int64_t host_staging = 0;
+  for (const Graph& g : graphs) {
+    const MemoryReport m = d == Device::kCpu ? CpuBackendMemory(g, w.store, nullptr) : CudaBackendMemory(g, w.store, bo);
+    // On the CPU every backend reports the shared fp32 weights; count them once.
+    sum.weights += (d == Device::kCpu && sum.weights > 0) ? m.weights - w.store.total_params() * 4 : m.weights;
+    sum.arena += m.arena;
+    sum.workspace += m.workspace;
+  }
+  if (tile) {  // the global pass's outputs wait on the host while the tiles run
+    const Graph& g = graphs[0];
+    for (int t : g.outputs()) host_staging += g.tensor(t).shape.numel() * 4;
+  }
+  std::vector<MemoryLine> lines;
+  if (d == Device::kCuda && count_context) lines.push_back({"CUDA context (estimate)", kCudaContextEstimate});
+  lines.push_back({d == Device::kCpu ? "weights (fp32 + prepared copies)" : "weights (device)", sum.weights});
+  lines.push_back({tile ? "activations (global + tile arenas, planned)" : "activations (planned arena)", sum.arena});
+  lines.push_back({d == Device::kCpu ? "convolution scratch" : "workspace (conv cap, GEMM, styles)", sum.workspace});
+  if (d == Device::kCpu) {
+    const int64_t in = w.arch.in_size, out = w.arch.out_size;
+    lines.push_back({"image buffers", batch * 3 * (in * in + out * out) * 4 + host_staging});
+  }
+  return lines;
+}
+
+namespace {
+
+int64_t Total(const std::vector<MemoryLine>& lines) {
+  int64_t t = 0;
+  for (const MemoryLine& l : lines) t += l.bytes;
+  return t;
+}
+
+}  // namespace
+
+Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
+  RunPlan plan;
+  plan.device = req.device;
+  plan.precision = req.precision;
+  plan.faces = std::max<int64_t>(1, req.faces);
+  const bool user_budget = req.budget > 0;
+  if (user_budget) {
+    plan.budget = req.budget;
+    plan.budget_source = "--vram-budget";
+  } else if (req.device == Device::kCuda) {
+    GPEN_ASSIGN_OR_RETURN(plan.budget, CudaFreeMemory());
+    plan.budget_source = "free GPU memory, measured";
+  } else {
+    plan.budget = AvailableHostMemory();
+    plan.budget_source = "available host memory, measured";
+  }
+  plan.margin = std::max(kMarginMin, static_cast<int64_t>(plan.budget * kMarginFraction));
+  const int64_t usable = plan.budget - plan.margin;
+  // Library workspaces: generous on large budgets, small on small ones.
+  const int64_t mib = int64_t{1} << 20;
+  plan.conv_workspace_limit = plan.budget >= 8192 * mib ? 256 * mib : plan.budget >= 2048 * mib ? 64 * mib : 16 * mib;
+  plan.cublas_workspace = plan.budget >= 2048 * mib ? 32 * mib : 4 * mib;
+  const BackendOptions bo = plan.Options(0);
+  const bool count_context = req.device == Device::kCuda && user_budget;
+  auto lines_for = [&](int64_t b, const TileSpec* t) { return PlanLines(w, bo, req.device, b, t, count_context); };
+
+  const int64_t cap = req.device == Device::kCuda ? kMaxBatchCuda : kMaxBatchCpu;
+  const int64_t hi = req.fixed_batch > 0 ? req.fixed_batch : std::min(plan.faces, cap);
+  const int64_t lo = req.fixed_batch > 0 ? req.fixed_batch : 1;
+  // Largest batch that fits, searched from the top (the arena grows with the batch, so
+  // a plan is built for each candidate only until one fits).
+  for (int64_t b = hi; b >= lo; --b) {
+    std::vector<MemoryLine> lines = lines_for(b, nullptr);
+    if (Total(lines) <= usable) {
+      plan.batch = b;
+      plan.lines = std::move(lines);
+      plan.total = Total(plan.lines);
+      plan.passes = (plan.faces + b - 1) / b;
+      return plan;
+    }
+  }
+  // Tiling at batch 1: fewest tiles first; for each tile size, the split resolution
+  // whose total is smallest.
+  const GpenArch& a = w.arch;
+  int64_t smallest = Total(lines_for(1, nullptr));
+  for (int64_t tile = a.out_size / 2; tile >= 16; tile /= 2) {
+    std::vector<MemoryLine> best;
+    TileSpec best_spec;
+    for (int64_t split = a.out_size / 2; split >= 8; split /= 2) {
+      const TileSpec spec{split, tile};
+      if (!TileSpecValid(a, spec)) continue;
+      std::vector<MemoryLine> lines = lines_for(1, &spec);
+      if (best.empty() || Total(lines) < Total(best)) {
+        best = std::move(lines);
+        best_spec = spec;
+      }
+    }
+    if (best.empty()) continue;
+    smallest = std::min(smallest, Total(best));
+    if (Total(best) <= usable) {
+      plan.batch = 1;
+      plan.tiled = true;
+      plan.tile = best_spec;
+      const int64_t per_axis = static_cast<int64_t>(TileOrigins(a.out_size, tile).size());
+      plan.tiles_per_face = per_axis * per_axis;
+      plan.lines = std::move(best);
+      plan.total = Total(plan.lines);
+      plan.passes = plan.faces;
+      return plan;
+    }
+  }
+  return OutOfMemory("a memory budget of " + FormatBytes(plan.budget) + " (" + plan.budget_source +
+                         ") is too small for " + a.ToString() + ": the smallest configuration needs " +
+                         FormatBytes(smallest + plan.margin) + " including a margin of " +
+                         FormatBytes(plan.margin),
+                     req.device == Device::kCpu ? "give a larger --vram-budget or free host memory"
+                     : req.precision == Precision::kFp32
+                         ? "use --precision fp16, free GPU memory, or give a larger --vram-budget"
+                         : "free GPU memory or give a larger --vram-budget");
+}
+
+BackendOptions RunPlan::Options(int threads) const {
+  BackendOptions o;
+  o.precision = precision;
+  o.threads = threads;
+  o.conv_workspace_limit = conv_workspace_limit;
+  o.cublas_workspace = cublas_workspace;
+  return o;
+}
+
+std::string RunPlan::Describe() const {
+  std::ostringstream os;
+  os << "plan: " << (device == Device::kCuda ? "cuda " : "cpu ") << (precision == Precision::kFp16 ? "fp16" : "fp32")
+     << ", batch " << batch;
+  if (tiled) {
+    os << ", tiled from " << tile.split_res << "x" << tile.split_res << ": " << tiles_per_face << " tiles of "
+       << tile.tile << "x" << tile.tile << " per face";
+  } else {
+    os << ", untiled";
+  }
+  os << ", " << passes << " pass" << (passes == 1 ? "" : "es") << " for " << faces << " face" << (faces == 1 ? "" : "s")
+     << "\n";
+  for (const MemoryLine& l : lines) {
+    os << "  " << l.what;
+    if (l.what.size() < 44) os << std::string(44 - l.what.size(), ' ');
+    os << FormatBytes(l.bytes) << "\n";
+  }
+  os << "  planned peak" << std::string(32, ' ') << FormatBytes(total) << " of " << FormatBytes(budget) << " ("
+     << budget_source << ", margin " << FormatBytes(margin) << ")\n";
+  return os.str();
+}
+
+std::string RunPlan::Json() const {
+  std::ostringstream os;
+  os << "{\"device\":\"" << (device == Device::kCuda ? "cuda" : "cpu") << "\",\"precision\":\""
+     << (precision == Precision::kFp16 ? "fp16" : "fp32") << "\",\"batch\":" << batch
+     << ",\"tiled\":" << (tiled ? "true" : "false") << ",\"split_res\":" << (tiled ? tile.split_res : 0)
+     << ",\"tile\":" << (tiled ? tile.tile : 0) << ",\"tiles_per_face\":" << tiles_per_face
+     << ",\"faces\":" << faces << ",\"passes\":" << passes << ",\"planned_peak_bytes\":" << total
+     << ",\"budget_bytes\":" << budget << ",\"budget_source\":\"" << budget_source << "\",\"margin_bytes\":" << margin
+     << ",\"lines\":[";
+  for (size_t i = 0; i < lines.size(); ++i) {
+    os << (i ? "," : "") << "{\"what\":\"" << lines[i].what << "\",\"bytes\":" << lines[i].bytes << "}";
+  }
+  os << "]}";
+  return os.str();
+}
+
+}  // namespace gpen
