@@ -5,7 +5,9 @@
 
 #include "graph/gpen_graph.h"
 #include "graph/planner.h"
+#include "run_plan.h"
 #include "session.h"
+#include "tiled.h"
 
 using namespace gpen;
 
@@ -116,4 +118,81 @@ TEST_CASE("planner: the CPU backend allocates exactly the planned arena") {
   const MemoryReport m = s.value()->backend().memory();
   CHECK(m.arena == s.value()->backend().plan().arena_bytes);
   CHECK(m.arena == PlanMemory(s.value()->graph(), 4).arena_bytes);
+}
+
+TEST_CASE("planner choice: a larger budget never chooses a smaller batch (cuda and cpu)") {
+  for (const char* arch : {"bfr512", "bfr1024", "bfr2048"}) {
+    auto w = GpenWeights::ShapesOnly(GpenArch::Preset(arch).value());
+    REQUIRE(w.ok());
+    for (Device d : {Device::kCuda, Device::kCpu}) {
+      for (Precision p : {Precision::kFp32, Precision::kFp16}) {
+        if (d == Device::kCpu && p == Precision::kFp16) continue;
+        int64_t last_batch = 0, last_tiles = INT64_MAX;
+        for (int64_t gib : {1, 2, 3, 4, 6, 8, 12, 16, 24}) {
+          PlanRequest r;
+          r.device = d;
+          r.precision = p;
+          r.faces = 100;
+          r.budget = gib << 30;
+          auto plan = ChooseRunPlan(w.value(), r);
+          if (!plan.ok()) {
+            CHECK(last_batch == 0);  // only the smallest budgets may fail
+            CHECK(plan.status().code() == ErrorCode::kOutOfMemory);
+            continue;
+          }
+          CHECK(plan->total <= r.budget - plan->margin);
+          CHECK(plan->batch >= last_batch);
+          if (plan->batch == last_batch) CHECK(plan->tiles_per_face <= last_tiles);
+          last_batch = plan->batch;
+          last_tiles = plan->tiles_per_face;
+        }
+        CHECK(last_batch > 1);
+      }
+    }
+  }
+}
+
+TEST_CASE("planner choice: too small a budget names the minimum") {
+  auto w = GpenWeights::ShapesOnly(GpenArch::Preset("bfr512").value());
+  PlanRequest r;
+  r.device = Device::kCuda;
+  r.budget = int64_t{300} << 20;
+  auto plan = ChooseRunPlan(w.value(), r);
+  REQUIRE_FALSE(plan.ok());
+  CHECK(plan.status().code() == ErrorCode::kOutOfMemory);
+  CHECK(plan.status().message().find("the smallest configuration needs") != std::string::npos);
+  CHECK(plan.status().message().find("300.0 MiB") != std::string::npos);
+}
+
+TEST_CASE("planner choice: planned lines equal what the CPU backends allocate, tiled or not") {
+  GpenArch a;
+  a.in_size = a.out_size = 64;
+  a.style_dim = 32;
+  a.n_mlp = 2;
+  a.narrow = 0.0625;
+  a.channel_multiplier = 1;
+  auto w = GpenWeights::Random(a, 9);
+  REQUIRE(w.ok());
+  auto shared = std::make_shared<const GpenWeights>(std::move(w).value());
+  BackendOptions bo;
+  for (int64_t batch : {1, 3}) {
+    const auto lines = PlanLines(*shared, bo, Device::kCpu, batch, nullptr, false);
+    GpenGraphOptions go;
+    go.batch = batch;
+    auto s = GpenSession::Create(shared, go, Device::kCpu, bo);
+    REQUIRE(s.ok());
+    const MemoryReport m = s.value()->backend().memory();
+    CHECK(lines[0].bytes == m.weights);
+    CHECK(lines[1].bytes == m.arena);
+    CHECK(lines[2].bytes == m.workspace);
+  }
+  const TileSpec spec{16, 16};
+  const auto lines = PlanLines(*shared, bo, Device::kCpu, 1, &spec, false);
+  GpenGraphOptions go;
+  auto t = TiledGpenSession::Create(shared, go, spec, Device::kCpu, bo);
+  REQUIRE(t.ok());
+  const MemoryReport g = t.value()->global_backend().memory(), tl = t.value()->tile_backend().memory();
+  CHECK(lines[0].bytes == g.weights + tl.weights - shared->store.total_params() * 4);  // shared once
+  CHECK(lines[1].bytes == g.arena + tl.arena);
+  CHECK(lines[2].bytes == g.workspace + tl.workspace);
 }

@@ -139,3 +139,30 @@ class Cli(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Plan(unittest.TestCase):
+    def test_plan_without_gpu_given_a_budget(self):
+        r = gpen("plan", "--arch", "bfr512", "--device", "cuda", "--vram-budget", "2G", "--faces", "30", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        import json
+        p = json.loads(r.stdout)
+        self.assertEqual(p["device"], "cuda")
+        self.assertGreaterEqual(p["batch"], 1)
+        self.assertLessEqual(p["planned_peak_bytes"], 2 << 30)
+        self.assertEqual(p["planned_peak_bytes"], sum(l["bytes"] for l in p["lines"]))
+
+    def test_tiny_budget_names_the_minimum(self):
+        r = gpen("plan", "--arch", "bfr1024", "--device", "cuda", "--vram-budget", "256M")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("the smallest configuration needs", r.stderr)
+
+    def test_enhance_tiles_under_a_small_budget(self):
+        with tempfile.TemporaryDirectory() as d:
+            o = os.path.join(d, "o.png")
+            r = gpen("enhance", "-m", os.path.join(MODELS, "s128.safetensors"), "-i",
+                     os.path.join(SHARED, "fixtures", "gpen", "s128", "input0.png"), "-o", o,
+                     "--aligned", "--device", "cpu", "--vram-budget", "115M")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("tiled from", r.stderr)
+            self.assertTrue(os.path.exists(o))
