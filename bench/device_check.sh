@@ -10,6 +10,9 @@
 # Then on the device tool:
 #   run(command="bench/device_check.sh", carry=[".device-deps"], timeout_s=480)
 # Results: $OUT/device_results.txt (or bench/results/ without $OUT).
+# GPEN_CHECK_PARTS picks the parts (default "tests bench torch budget"; each part stops
+# when the script passes 330 s, so a second call with GPEN_CHECK_PARTS=budget finishes
+# the planner table).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-bench/results}
@@ -19,6 +22,8 @@ exec > >(tee "$results") 2>&1
 start=$(date +%s)
 elapsed() { echo "[$(( $(date +%s) - start )) s]"; }
 
+table="$out/bench_table.md"
+btable="$out/budget_table.md"
 echo "== device"
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv || true
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))" || true
@@ -37,13 +42,19 @@ grep -E "cuDNN" "$out/cmake.log"
 cmake --build build-gpu -j "$(nproc)" > "$out/build.log" 2>&1 || { grep -E "error" "$out/build.log" | head -30; exit 1; }
 export LD_LIBRARY_PATH="$PWD/.device-deps/lib:${LD_LIBRARY_PATH:-}"
 
+parts=" ${GPEN_CHECK_PARTS:-tests bench torch budget} "
+want() { [[ "$parts" == *" $1 "* ]]; }
+
+if want tests; then
 echo "== tests $(elapsed)"
 ctest --test-dir build-gpu --output-on-failure -E "^(cli|converter)$" 2>&1 | tail -n 25
 echo "-- gpu suite, verbose"
 build-gpu/tests/gpen_tests --gpu-suite -tc="gpu*" -s 2>&1 | grep -E "MESSAGE|ERROR|FAILED|test cases|SKIPPED" | sed 's/^.*MESSAGE: //' | head -60
 
+fi
+
+if want bench; then
 echo "== benchmark: GPEN-BFR-512, ours $(elapsed)"
-table="$out/bench_table.md"
 echo "| impl | precision | batch | ms/face | peak device MiB |" > "$table"
 echo "|---|---|---|---|---|" >> "$table"
 for p in fp32 fp16; do
@@ -57,6 +68,9 @@ for p in fp32 fp16; do
   done
 done
 
+fi
+
+if want torch; then
 echo "== benchmark: upstream PyTorch eager $(elapsed)"
 up=.device-deps/gpen-upstream
 if [ -d "$up/face_model" ]; then
@@ -74,5 +88,28 @@ else
   echo "no upstream checkout in $up (bench/pack_device_deps.sh /path/to/GPEN); PyTorch baseline skipped"
 fi
 
+fi
+
+if want budget; then
+echo "== memory planner: budgets on the GPU (issue 5) $(elapsed)"
+echo "| model | precision | budget | batch | tiles | planned MiB | planned w/o context | measured MiB | faces/s |" > "$btable"
+echo "|---|---|---|---|---|---|---|---|---|" >> "$btable"
+for arch in bfr512 bfr1024 bfr2048; do
+  for p in fp32 fp16; do
+    for gb in 1 2 4 8 16; do
+      [ $(( $(date +%s) - start )) -gt 330 ] && { echo "time budget reached, skipping the rest"; break 3; }
+      line=$(timeout 60 build-gpu/gpen bench --arch "$arch" --device cuda --precision "$p" --vram-budget "${gb}G" \
+             --faces 8 2>&1 | tee -a "$out/bench_budget.log" | grep '^RESULT')
+      [ -z "$line" ] && { echo "| $arch | $p | ${gb}G | does not fit or failed | | | | | |" >> "$btable"; continue; }
+      f() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$line"; }
+      echo "| $arch | $p | ${gb}G | $(f batch) | $(f tiles) | $(f planned_mib) | $(f planned_wo_context_mib) | $(f measured_mib) | $(f faces_per_s) |" >> "$btable"
+    done
+  done
+done
+
+fi
+
 echo "== summary $(elapsed)"
-cat "$table"
+[ -f "$table" ] && cat "$table"
+[ -f "$btable" ] && cat "$btable"
+exit 0

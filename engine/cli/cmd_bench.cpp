@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -14,9 +15,69 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/device_select.h"
-#include "session.h"
+#include "face_runner.h"
 
 namespace gpen::cli {
+
+namespace {
+
+// Budget mode: the planner's choice for `budget`, then every face restored through it.
+// Reports faces per second, the planned peak and, on CUDA, the measured device memory
+// this process allocated (cudaMemGetInfo before and after; the context is not in it).
+Status BenchBudget(std::shared_ptr<const GpenWeights> weights, Device device, Precision precision, int threads,
+                   int64_t budget, int64_t faces, uint32_t seed) {
+  const GpenArch& arch = weights->arch;
+  int64_t free_before = 0;
+  if (device == Device::kCuda) {
+    GPEN_ASSIGN_OR_RETURN(free_before, CudaFreeMemory());
+  }
+  FaceRunnerOptions ro;
+  ro.device = device;
+  ro.precision = precision;
+  ro.threads = threads;
+  ro.faces = faces;
+  ro.budget = budget;
+  GPEN_ASSIGN_OR_RETURN(std::unique_ptr<FaceRunner> runner, FaceRunner::Create(weights, ro));
+  const int64_t b = runner->batch();
+  std::vector<float> in(static_cast<size_t>(b * 3 * arch.in_size * arch.in_size));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (float& v : in) v = u(rng);
+  std::vector<float> out(static_cast<size_t>(b * 3 * arch.out_size * arch.out_size));
+  GPEN_TRY(runner->Run(in.data(), b, out.data()));  // warm-up, creates the sessions
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t done = 0; done < faces; done += b) {
+    const int64_t n = std::min(b, faces - done);
+    GPEN_TRY(runner->Run(in.data(), n, out.data()));
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (float v : out)
+    if (!std::isfinite(v)) return Status(ErrorCode::kInternal, "bench: output has NaN or Inf");
+  const RunPlan& plan = runner->plan();
+  int64_t measured = 0, context_line = 0;
+  for (const MemoryLine& l : plan.lines)
+    if (l.what.rfind("CUDA context", 0) == 0) context_line = l.bytes;
+  if (device == Device::kCuda) {
+    GPEN_ASSIGN_OR_RETURN(int64_t free_after, CudaFreeMemory());
+    measured = free_before - free_after;
+  } else {
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    measured = static_cast<int64_t>(ru.ru_maxrss) * 1024;
+  }
+  std::printf("  %lld faces in %.2f s: %.2f faces/s\n", static_cast<long long>(faces), s, faces / s);
+  std::printf("  planned %s (without the context line: %s), measured %s %s\n", FormatBytes(plan.total).c_str(),
+              FormatBytes(plan.total - context_line).c_str(), FormatBytes(measured).c_str(),
+              device == Device::kCuda ? "(cudaMemGetInfo delta, context excluded)" : "(peak RSS)");
+  std::printf("RESULT impl=gpen mode=budget device=%s precision=%s budget_mib=%.0f batch=%lld tiles=%lld "
+              "planned_mib=%.1f planned_wo_context_mib=%.1f measured_mib=%.1f faces_per_s=%.3f\n",
+              device == Device::kCuda ? "cuda" : "cpu", precision == Precision::kFp16 ? "fp16" : "fp32",
+              budget / 1048576.0, static_cast<long long>(b), static_cast<long long>(plan.tiles_per_face),
+              plan.total / 1048576.0, (plan.total - context_line) / 1048576.0, measured / 1048576.0, faces / s);
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status CmdBench(int argc, char** argv) {
   Args a("bench");
@@ -29,6 +90,8 @@ Status CmdBench(int argc, char** argv) {
       .Flag("--warmup", true, "untimed passes first", "1")
       .Flag("--threads", true, "CPU threads (0 = all cores)", "0")
       .Flag("--seed", true, "seed of the random weights and input", "1")
+      .Flag("--vram-budget", true, "plan batch and tiles for this budget (as enhance does) and time --faces faces")
+      .Flag("--faces", true, "faces to restore with --vram-budget", "16")
       .Flag("-h,--help", false, "show this help");
   GPEN_TRY(a.Parse(argc, argv));
   if (a.Has("--help")) {
@@ -54,6 +117,12 @@ Status CmdBench(int argc, char** argv) {
     GPEN_ASSIGN_OR_RETURN(GpenWeights w, GpenWeights::Random(arch, static_cast<uint64_t>(seed)));
     weights = std::make_shared<const GpenWeights>(std::move(w));
     what = "GPEN-" + a.Get("--arch") + " (random weights, seed " + std::to_string(seed) + ")";
+  }
+  if (a.Has("--vram-budget")) {
+    GPEN_ASSIGN_OR_RETURN(int64_t budget, a.GetBytes("--vram-budget"));
+    GPEN_ASSIGN_OR_RETURN(int64_t faces, a.GetInt("--faces", 1, 4096));
+    return BenchBudget(weights, device, precision, static_cast<int>(threads), budget, faces,
+                       static_cast<uint32_t>(seed));
   }
   BackendOptions bo;
   bo.precision = precision;
