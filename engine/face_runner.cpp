@@ -54,7 +54,9 @@ Status FaceRunner::Run(const float* in, int64_t n, float* out) {
   for (int64_t done = 0; done < n;) {
     const int64_t m = std::min(n - done, plan_.batch);
     Status st = RunChunk(in + done * in_px, m, out + done * out_px);
-    if (st.code() == ErrorCode::kOutOfMemory && options_.fixed_batch == 0) {
+    if (st.code() == ErrorCode::kOutOfMemory && !(plan_.tiled && plan_.tile.tile <= 16)) {
+      // A fixed batch is halved first; at one face the planner may tile.
+      if (options_.fixed_batch > 0) options_.fixed_batch = options_.fixed_batch > 1 ? options_.fixed_batch / 2 : 0;
       const int64_t shrunk = plan_.budget * 7 / 10;
       std::fprintf(stderr, "notice: %s\nnotice: planning again for less memory and retrying this batch\n",
                    st.message().c_str());

@@ -39,6 +39,7 @@
 #include "scale_channels.cuh"
 #include "session.h"
 #include "style_scatter.cuh"
+#include "tiled.h"
 #include "upfirdn2d.cuh"
 
 using namespace gpen;
@@ -495,5 +496,29 @@ TEST_CASE("gpu memory: the activation arena allocated equals the plan") {
     // cudaMalloc rounds to its page size (2 MiB): the delta covers every planned line.
     MESSAGE("planned " << m.total() << " bytes, measured cudaMemGetInfo delta " << (free0 - free1));
     CHECK(static_cast<int64_t>(free0 - free1) >= m.total());
+  }
+}
+
+TEST_CASE("gpu tiled: tiled generation equals untiled on the GPU, fp32 and fp16") {
+  auto w = GpenWeights::Random(SmallArch(), 61);
+  REQUIRE(w.ok());
+  auto shared = std::make_shared<const GpenWeights>(std::move(w).value());
+  const auto in = Random(2 * 3 * 64 * 64, 62);
+  for (Precision p : {Precision::kFp32, Precision::kFp16}) {
+    const auto full = RunModel(shared, Device::kCuda, p, in, 2);
+    GpenGraphOptions go;
+    go.batch = 2;
+    BackendOptions bo;
+    bo.precision = p;
+    auto t = TiledGpenSession::Create(shared, go, TileSpec{16, 24}, Device::kCuda, bo);
+    REQUIRE_MESSAGE(t.ok(), t.status().ToString());
+    std::vector<float> tiled(full.size());
+    REQUIRE(t.value()->Run(in.data(), tiled.data()).ok());
+    const Shape s{2, 3, 64, 64};
+    // fp16: tiles see the same fp16 values, so only accumulation order differs.
+    CompareResult r = Compare(p == Precision::kFp16 ? "tiled fp16" : "tiled fp32", tiled, s, full, s,
+                              p == Precision::kFp16 ? Tolerance{1e-2, 1e-2, 1e-3} : Tolerance{1e-5, 1e-5, 1e-6});
+    MESSAGE(r.message);
+    CHECK_MESSAGE(r.ok, r.message);
   }
 }
