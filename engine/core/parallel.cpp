@@ -30,6 +30,7 @@ class Pool {
   int size() const { return size_; }
 
   void Run(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+    std::lock_guard<std::mutex> caller(run_mutex_);  // one job at a time
     const int64_t chunks = std::min<int64_t>(n, size_ * 4);
     {
       std::lock_guard<std::mutex> l(m_);
@@ -78,7 +79,7 @@ class Pool {
 
   std::vector<std::thread> workers_;
   int size_ = 1;
-  std::mutex m_;
+  std::mutex m_, run_mutex_;
   std::condition_variable cv_, done_cv_;
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0, chunks_ = 0, done_ = 0;

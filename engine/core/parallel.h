@@ -17,6 +17,7 @@ void SetParallelThreads(int threads);
 int ParallelThreads();
 
 // Calls fn(begin, end) on disjoint chunks covering [0, n); returns when all are done.
+// Callers from several threads take turns; fn must not call ParallelFor itself.
 void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
 
 }  // namespace gpen
