@@ -165,3 +165,25 @@ TEST_CASE("image resize: identity, constant, and half-pixel centres like cv2 INT
   CHECK(d[0] == doctest::Approx(0.5));
   CHECK(d[1] == doctest::Approx(2.5));
 }
+
+TEST_CASE("image io: JPEG, BMP and TGA round trips") {
+  const std::string dir = TempDir();
+  Image img;
+  img.width = 9;
+  img.height = 7;
+  img.rgb.resize(3 * 63);
+  for (size_t i = 0; i < img.rgb.size(); ++i) img.rgb[i] = static_cast<float>(i % 63) / 62.f;
+  for (const char* ext : {"bmp", "tga", "jpg"}) {
+    const std::string p = dir + "/x." + ext;
+    REQUIRE(SaveImage(p, img).ok());
+    auto back = LoadImage(p);
+    REQUIRE_MESSAGE(back.ok(), back.status().ToString());
+    CHECK(back->width == 9);
+    CHECK(back->height == 7);
+    double worst = 0;
+    for (size_t i = 0; i < img.rgb.size(); ++i) worst = std::max(worst, std::fabs(double(back->rgb[i]) - img.rgb[i]));
+    // Lossless formats within 8-bit rounding; JPEG (quality 95, chroma subsampled) loosely.
+    CHECK(worst <= (std::string(ext) == "jpg" ? 0.2 : 0.5 / 255 + 1e-6));
+  }
+  CHECK_FALSE(SaveImage(dir + "/x.gif", img).ok());
+}
