@@ -1,19 +1,11 @@
 // noise_concat: one thread per output element.
 #include "core/noise.h"
+#include "noise_index.cuh"
 #include "noise_concat.cuh"
 
 namespace gpen::kernels {
 
 namespace {
-
-template <typename P>
-__device__ __forceinline__ uint64_t NoiseIndex(const P& p, int64_t b, int64_t c, int64_t pix) {
-  const int64_t row = pix / p.w, col = pix % p.w;
-  const int64_t fh = p.full_h ? p.full_h : p.hw / p.w, fw = p.full_w ? p.full_w : p.w;
-  const int64_t y0 = p.y0 + (p.origin ? static_cast<int64_t>(p.origin[0]) / p.div : 0);
-  const int64_t x0 = p.x0 + (p.origin ? static_cast<int64_t>(p.origin[1]) / p.div : 0);
-  return static_cast<uint64_t>(((b * p.c + c) * fh + y0 + row) * fw + x0 + col);
-}
 
 template <typename T>
 __global__ void NoiseConcatKernel(NoiseConcatParams p) {

@@ -269,9 +269,16 @@ class CudaBackend final : public Backend {
     return off == kNone ? nullptr : static_cast<const char*>(weights_dev_.get()) + off;
   }
   const float* Wf(size_t off) const { return static_cast<const float*>(W(off)); }
-  // The runtime "tile_origin" input of a windowed node (its last input), or null.
-  const float* Origin(const Node& n) const {
-    return n.win_div > 0 ? static_cast<const float*>(Ptr(n.in.back())) : nullptr;
+  // A windowed node's window: static origin, untiled size, and the runtime
+  // "tile_origin" input (its last input) when it has one.
+  template <typename P>
+  void SetWindow(const Node& n, P* p) const {
+    p->y0 = n.win_y0;
+    p->x0 = n.win_x0;
+    p->full_h = n.full_h;
+    p->full_w = n.full_w;
+    p->origin = n.win_div > 0 ? static_cast<const float*>(Ptr(n.in.back())) : nullptr;
+    p->div = n.win_div;
   }
 
   static std::vector<float> Copy(const WeightStore& w, const Param& p) {
@@ -633,12 +640,7 @@ class CudaBackend final : public Backend {
           p.x = Ptr(n.in[0]);
           p.feat = n.has_feat ? Ptr(n.in[1]) : nullptr;
           p.seed = n.seed;
-          p.origin = Origin(n);
-          p.div = n.win_div;
-          p.y0 = n.win_y0;
-          p.x0 = n.win_x0;
-          p.full_h = n.full_h;
-          p.full_w = n.full_w;
+          SetWindow(n, &p);
           p.weight = r.noise_weight;
           p.concat = n.concat;
           p.y = Ptr(n.out);
@@ -658,12 +660,7 @@ class CudaBackend final : public Backend {
           p.planes = xs.n() * xs.c();
           p.h = xs.h();
           p.w = xs.w();
-          p.y0 = n.win_y0;
-          p.x0 = n.win_x0;
-          p.origin = Origin(n);
-          p.div = n.win_div;
-          p.full_h = n.full_h;
-          p.full_w = n.full_w;
+          SetWindow(n, &p);
           kernels::LaunchMaskWindow(p, s);
           break;
         }
@@ -689,12 +686,7 @@ class CudaBackend final : public Backend {
           p.d = static_cast<const float*>(Ptr(n.in[1]));
           p.feat = n.has_feat ? Ptr(n.in[2]) : nullptr;
           p.seed = n.seed;
-          p.origin = Origin(n);
-          p.div = n.win_div;
-          p.y0 = n.win_y0;
-          p.x0 = n.win_x0;
-          p.full_h = n.full_h;
-          p.full_w = n.full_w;
+          SetWindow(n, &p);
           p.noise_weight = r.noise_weight;
           p.concat = n.concat;
           p.bias = Wf(r.b);
