@@ -138,7 +138,9 @@ Status CmdBench(int argc, char** argv) {
   std::vector<float> out(static_cast<size_t>(batch * 3 * arch.out_size * arch.out_size)), ref;
 
   std::printf("bench: %s\n  %s\n  device %s, %s, batch %lld\n", what.c_str(), arch.ToString().c_str(),
-              s->backend().name().c_str(), precision == Precision::kFp16 ? "fp16" : "fp32",
+              s->backend().name().c_str(),
+              precision == Precision::kFp16 ? "fp16 storage, fp32 accumulation"
+                                            : (device == Device::kCuda ? "fp32 (TF32 off)" : "fp32"),
               static_cast<long long>(batch));
   for (int64_t i = 0; i < warmup; ++i) GPEN_TRY(s->Run(in.data(), out.data()));
   for (float v : out)

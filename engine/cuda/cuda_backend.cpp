@@ -141,6 +141,9 @@ class CudaBackend final : public Backend {
   Status Init(const BackendOptions& o) {
     std::string why;
     if (!CudaUsable(&why)) return Unavailable("--device cuda: " + why, "use --device cpu");
+    // fp32 means fp32: no TF32 anywhere in this process's libraries (TF32 concerns fp32
+    // math only, so fp16 runs keep their tensor cores).
+    setenv("NVIDIA_TF32_OVERRIDE", "0", 0);
     CUDA_CHECK(cudaSetDevice(0));
     half_ = o.precision == Precision::kFp16;
     ws_limit_ = static_cast<size_t>(std::max<int64_t>(o.conv_workspace_limit, 0));
@@ -451,7 +454,8 @@ class CudaBackend final : public Backend {
     }
     const cudnnMathType_t math = IsHalf(n.out) ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
     CUDNN_CHECK(cudnnSetConvolutionMathType(r->conv_desc.get(), math));
-    auto math_ok = [&](cudnnMathType_t m) { return IsHalf(n.out) || m == CUDNN_FMA_MATH || m == CUDNN_DEFAULT_MATH; };
+    // fp32: only FMA algorithms (CUDNN_DEFAULT_MATH would allow TF32 on Ampere and later).
+    auto math_ok = [&](cudnnMathType_t m) { return IsHalf(n.out) || m == CUDNN_FMA_MATH; };
     int returned = 0;
     if (transposed) {
       cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
