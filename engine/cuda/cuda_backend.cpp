@@ -295,7 +295,8 @@ class CudaBackend final : public Backend {
     for (size_t i = 0; i < nodes.size(); ++i) {
       const Node& n = nodes[i];
       NodeRes& r = res_[i];
-      if (n.bias.valid()) r.b = blob_.AddFloats(Copy(w_, n.bias), false);
+      // Modulation biases live in their style group's concatenated vector instead.
+      if (n.bias.valid() && n.kind != OpKind::kModStyle) r.b = blob_.AddFloats(Copy(w_, n.bias), false);
       switch (n.kind) {
         case OpKind::kConstInput:
           r.w = blob_.AddFloats(Copy(w_, n.weight), false);
