@@ -3,6 +3,8 @@
 
 #include <climits>
 
+#include "cuda/cuda_layout.h"
+#include "graph/fuse.h"
 #include "graph/gpen_graph.h"
 #include "graph/planner.h"
 #include "run_plan.h"
@@ -195,4 +197,42 @@ TEST_CASE("planner choice: planned lines equal what the CPU backends allocate, t
   CHECK(lines[0].bytes == g.weights + tl.weights - shared->store.total_params() * 4);  // shared once
   CHECK(lines[1].bytes == g.arena + tl.arena);
   CHECK(lines[2].bytes == g.workspace + tl.workspace);
+}
+
+TEST_CASE("planner cuda layout: one source for uploaded and planned weight bytes") {
+  GpenArch a;
+  a.in_size = a.out_size = 64;
+  a.style_dim = 32;
+  a.n_mlp = 2;
+  a.narrow = 0.0625;
+  a.channel_multiplier = 1;
+  auto w = GpenWeights::Random(a, 10);
+  auto shapes = GpenWeights::ShapesOnly(a);
+  REQUIRE(w.ok());
+  REQUIRE(shapes.ok());
+  GpenGraphOptions go;
+  go.batch = 2;
+  const Graph fused = FuseGraph(BuildGpenGraph(w.value(), go));
+  for (bool half : {false, true}) {
+    const cuda::WeightLayout with = cuda::BuildWeightLayout(fused, w->store, half, true, true);
+    const cuda::WeightLayout without = cuda::BuildWeightLayout(fused, shapes->store, half, true, false);
+    CHECK(with.blob.size() == with.blob_bytes);
+    CHECK(without.blob.empty());
+    CHECK(with.blob_bytes == without.blob_bytes);
+    REQUIRE(with.nodes.size() == without.nodes.size());
+    for (size_t i = 0; i < with.nodes.size(); ++i) {
+      CHECK(with.nodes[i].w == without.nodes[i].w);
+      CHECK(with.nodes[i].b == without.nodes[i].b);
+    }
+    // Every modulation layer reads the latent back to back after fusion: one GEMM.
+    REQUIRE(with.groups.size() == 1);
+    CHECK(with.groups[0].slices.size() == 5 + 9);  // 5 ToRGB + 9 StyledConv layers
+    int normalized = 0;
+    for (const auto& sl : with.groups[0].slices) normalized += sl.normalize;
+    CHECK(normalized == (half ? 9 : 0));  // only styles feeding a demodulation, only in fp16
+    BackendOptions bo;
+    bo.precision = half ? Precision::kFp16 : Precision::kFp32;
+    CHECK(CudaBackendMemory(BuildGpenGraph(w.value(), go), w->store, bo).weights ==
+          static_cast<int64_t>(with.blob_bytes));
+  }
 }

@@ -25,6 +25,7 @@
 #include "const_input.cuh"
 #include "crop.cuh"
 #include "core/half.h"
+#include "cuda/cuda_layout.h"
 #include "cuda/cuda_raii.h"
 #include "demod_coef.cuh"
 #include "demod_noise_act.cuh"
@@ -81,37 +82,9 @@ constexpr size_t kGemmBandBytes = size_t{64} << 20;      // im2col band (cuBLAS 
 
 size_t AlignUp(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
-// Host-side staging of everything uploaded once, as one blob.
-class Blob {
- public:
-  size_t Add(const void* data, size_t bytes) {
-    const size_t off = AlignUp(bytes_.size());
-    bytes_.resize(off + bytes);
-    std::memcpy(bytes_.data() + off, data, bytes);
-    bytes_.resize(AlignUp(bytes_.size()));
-    return off;
-  }
-  size_t AddFloats(const std::vector<float>& v, bool as_half) {
-    if (!as_half) return Add(v.data(), v.size() * sizeof(float));
-    std::vector<uint16_t> h(v.size());
-    for (size_t i = 0; i < v.size(); ++i) h[i] = FloatToHalf(v[i]);
-    return Add(h.data(), h.size() * sizeof(uint16_t));
-  }
-  const std::vector<uint8_t>& bytes() const { return bytes_; }
-
- private:
-  std::vector<uint8_t> bytes_;
-};
-
-constexpr size_t kNone = static_cast<size_t>(-1);
-
-// What one node needs at run time (offsets into the weight blob until upload).
+// What one node needs at run time besides its weight layout: FIR taps, cuDNN state.
 struct NodeRes {
-  size_t w = kNone, b = kNone, aux = kNone;
-  float noise_weight = 0.f;
   kernels::Upfirdn2dParams fir{};
-  int style_group = -1;   // kModStyle: group index
-  bool style_leader = false;
   // convolution
   bool use_cudnn = false;
 #if GPEN_HAVE_CUDNN
@@ -124,19 +97,15 @@ struct NodeRes {
   size_t workspace = 0;
 };
 
-struct StyleGroup {
-  int input = -1;
-  float scale = 1.f, bias_scale = 1.f;
-  int64_t total = 0, sd = 0;
-  size_t w = kNone, b = kNone;  // blob offsets: (total, sd), (total)
-  std::vector<kernels::StyleSlice> slices;  // dst filled after arena allocation
-  std::vector<int> slice_tensors;
-  DeviceBuffer slices_dev;
+// A style group's slice table on the device (destinations are arena addresses).
+struct StyleTable {
+  std::vector<kernels::StyleSlice> slices;
+  DeviceBuffer dev;
 };
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(const Graph& g, const WeightStore& w) : source_(g), g_(FuseGraph(g)), w_(w) {}
+  CudaBackend(const Graph& g, const WeightStore& w) : g_(FuseGraph(g)), w_(w) {}
 
   Status Init(const BackendOptions& o) {
     std::string why;
@@ -159,22 +128,24 @@ class CudaBackend final : public Backend {
     }
     CUDNN_CHECK(cudnnSetStream(cudnn_.get(), stream_.get()));
 #endif
+    layout_ = BuildWeightLayout(g_, w_, half_, GPEN_HAVE_CUDNN != 0, /*with_data=*/true);
     GPEN_TRY(PrepareNodes());
-    // The planner's estimate (cuda_layout.cpp) must describe exactly what is uploaded.
-    GPEN_CHECK_MSG(static_cast<int64_t>(blob_.bytes().size()) == CudaBackendMemory(source_, w_, o).weights,
-                   "weight blob " << blob_.bytes().size() << " bytes differs from the planner's estimate");
-    GPEN_TRY(weights_dev_.Allocate(blob_.bytes().size(), "the model weights"));
-    CUDA_CHECK(cudaMemcpy(weights_dev_.get(), blob_.bytes().data(), blob_.bytes().size(),
-                          cudaMemcpyHostToDevice));
+    GPEN_TRY(weights_dev_.Allocate(layout_.blob.size(), "the model weights"));
+    CUDA_CHECK(cudaMemcpy(weights_dev_.get(), layout_.blob.data(), layout_.blob.size(), cudaMemcpyHostToDevice));
+    layout_.blob = {};  // uploaded; the host copy is no longer needed
     GPEN_TRY(arena_.Allocate(static_cast<size_t>(plan_.arena_bytes), "the activation arena"));
     GPEN_TRY(workspace_.Allocate(workspace_bytes_, "convolution and GEMM workspace"));
     GPEN_TRY(cublas_ws_.Allocate(static_cast<size_t>(o.cublas_workspace), "the cuBLAS workspace"));
     CUBLAS_CHECK(cublasSetWorkspace(cublas_.get(), cublas_ws_.get(), cublas_ws_.bytes()));
-    for (StyleGroup& sg : groups_) {
-      for (size_t k = 0; k < sg.slices.size(); ++k) sg.slices[k].dst = static_cast<float*>(Ptr(sg.slice_tensors[k]));
-      GPEN_TRY(sg.slices_dev.Allocate(sg.slices.size() * sizeof(kernels::StyleSlice), "style tables"));
-      CUDA_CHECK(cudaMemcpy(sg.slices_dev.get(), sg.slices.data(),
-                            sg.slices.size() * sizeof(kernels::StyleSlice), cudaMemcpyHostToDevice));
+    tables_.resize(layout_.groups.size());
+    for (size_t gi = 0; gi < layout_.groups.size(); ++gi) {
+      StyleTable& t = tables_[gi];
+      for (const StyleSliceLayout& sl : layout_.groups[gi].slices) {
+        t.slices.push_back({static_cast<float*>(Ptr(sl.tensor)), sl.offset, sl.count, sl.normalize ? 1 : 0});
+      }
+      GPEN_TRY(t.dev.Allocate(t.slices.size() * sizeof(kernels::StyleSlice), "style tables"));
+      CUDA_CHECK(cudaMemcpy(t.dev.get(), t.slices.data(), t.slices.size() * sizeof(kernels::StyleSlice),
+                            cudaMemcpyHostToDevice));
     }
     size_t in_bytes = 0;
     for (int t : g_.inputs()) in_bytes = std::max(in_bytes, static_cast<size_t>(g_.tensor(t).shape.numel()) * 4);
@@ -258,7 +229,7 @@ class CudaBackend final : public Backend {
     r.weights = static_cast<int64_t>(weights_dev_.bytes());
     r.arena = static_cast<int64_t>(arena_.bytes());
     r.workspace = static_cast<int64_t>(workspace_.bytes() + cublas_ws_.bytes());
-    for (const StyleGroup& sg : groups_) r.workspace += static_cast<int64_t>(sg.slices_dev.bytes());
+    for (const StyleTable& t : tables_) r.workspace += static_cast<int64_t>(t.dev.bytes());
     return r;
   }
   const MemoryPlan& plan() const override { return plan_; }
@@ -269,7 +240,7 @@ class CudaBackend final : public Backend {
   StorageType Type(int t) const { return IsHalf(t) ? StorageType::kF16 : StorageType::kF32; }
   void* Ptr(int t) const { return static_cast<char*>(arena_.get()) + plan_.offset[t]; }
   const void* W(size_t off) const {
-    return off == kNone ? nullptr : static_cast<const char*>(weights_dev_.get()) + off;
+    return off == kNoPiece ? nullptr : static_cast<const char*>(weights_dev_.get()) + off;
   }
   const float* Wf(size_t off) const { return static_cast<const float*>(W(off)); }
   // A windowed node's window: static origin, untiled size, and the runtime
@@ -284,10 +255,7 @@ class CudaBackend final : public Backend {
     p->div = n.win_div;
   }
 
-  static std::vector<float> Copy(const WeightStore& w, const Param& p) {
-    return std::vector<float>(w.data(p), w.data(p) + p.numel());
-  }
-
+  // Per-node run-time state beyond the weight layout: FIR taps, convolution setup.
   Status PrepareNodes() {
     const auto& nodes = g_.nodes();
     res_.resize(nodes.size());
@@ -295,37 +263,13 @@ class CudaBackend final : public Backend {
     for (size_t i = 0; i < nodes.size(); ++i) {
       const Node& n = nodes[i];
       NodeRes& r = res_[i];
-      // Modulation biases live in their style group's concatenated vector instead.
-      if (n.bias.valid() && n.kind != OpKind::kModStyle) r.b = blob_.AddFloats(Copy(w_, n.bias), false);
       switch (n.kind) {
-        case OpKind::kConstInput:
-          r.w = blob_.AddFloats(Copy(w_, n.weight), false);
-          break;
         case OpKind::kConv2d:
-          r.w = blob_.AddFloats(Copy(w_, n.weight), IsHalf(n.out));
           GPEN_TRY(PrepareConv(n, &r, false));
           break;
-        case OpKind::kConvTranspose2d: {
-          const Shape& ws = n.weight.shape;  // (1, Cout, Cin, k, k)
-          const int64_t cout = ws[1], cin = ws[2], kk = ws[3] * ws[4];
-          const float* src = w_.data(n.weight);
-          std::vector<float> t(static_cast<size_t>(n.weight.numel()));
-          // cuDNN backward-data filter (K = Cin, C = Cout, k, k); the cuBLAS path uses
-          // ((Cout, k, k), Cin) rows.
-          for (int64_t o = 0; o < cout; ++o)
-            for (int64_t c = 0; c < cin; ++c)
-              for (int64_t q = 0; q < kk; ++q) {
-                const float v = src[(o * cin + c) * kk + q];
-#if GPEN_HAVE_CUDNN
-                t[(c * cout + o) * kk + q] = v;
-#else
-                t[(o * kk + q) * cin + c] = v;
-#endif
-              }
-          r.w = blob_.AddFloats(t, IsHalf(n.out));
+        case OpKind::kConvTranspose2d:
           GPEN_TRY(PrepareConv(n, &r, true));
           break;
-        }
         case OpKind::kUpfirdn2d: {
           const Shape& xs = g_.tensor(n.in[0]).shape;
           const Shape& ys = g_.tensor(n.out).shape;
@@ -344,91 +288,15 @@ class CudaBackend final : public Backend {
           std::copy(w_.data(n.weight), w_.data(n.weight) + n.weight.numel(), r.fir.kernel);
           break;
         }
-        case OpKind::kLinear: {
-          r.w = blob_.AddFloats(Copy(w_, n.weight), false);
-          const Shape& xs = g_.tensor(n.in[0]).shape;
-          if (IsHalf(n.in[0])) cast_floats_ = std::max(cast_floats_, static_cast<size_t>(xs.numel()));
-          break;
-        }
-        case OpKind::kModStyle:
-          AddToStyleGroup(static_cast<int>(i));
-          break;
-        case OpKind::kDemodCoef: {
-          const Shape& ws = n.weight.shape;  // (1, Cout, Cin, k, k)
-          const int64_t cout = ws[1], cin = ws[2], kk = ws[3] * ws[4];
-          std::vector<float> wsq(static_cast<size_t>(cout * cin));
-          const float* src = w_.data(n.weight);
-          for (int64_t o = 0; o < cout; ++o)
-            for (int64_t c = 0; c < cin; ++c) {
-              double s = 0;
-              for (int64_t q = 0; q < kk; ++q) s += double(src[(o * cin + c) * kk + q]) * src[(o * cin + c) * kk + q];
-              wsq[o * cin + c] = static_cast<float>(s);
-            }
-          r.aux = blob_.AddFloats(wsq, false);
-          break;
-        }
-        case OpKind::kModConv1x1:
-          r.w = blob_.AddFloats(Copy(w_, n.weight), false);
-          break;
-        case OpKind::kNoiseConcat:
-        case OpKind::kDemodNoiseAct:
-          r.noise_weight = w_.data(n.weight)[0];
-          break;
         default:
           break;
       }
       gemm_ws = std::max(gemm_ws, r.workspace);
     }
-    size_t style_floats = 0;
-    for (StyleGroup& sg : groups_) {
-      style_floats = std::max(style_floats, static_cast<size_t>(sg.total * BatchOf(sg.input)));
-      std::vector<float> wall, ball;
-      for (size_t k = 0; k < sg.slice_tensors.size(); ++k) {
-        const Node& n = g_.nodes()[g_.tensor(sg.slice_tensors[k]).producer];
-        const float* wp = w_.data(n.weight);
-        wall.insert(wall.end(), wp, wp + n.weight.numel());
-        const float* bp = w_.data(n.bias);
-        ball.insert(ball.end(), bp, bp + n.bias.numel());
-      }
-      sg.w = blob_.AddFloats(wall, false);
-      sg.b = blob_.AddFloats(ball, false);
-    }
     style_offset_ = AlignUp(gemm_ws);  // <= the cap: every algorithm/band was chosen within it
-    cast_offset_ = AlignUp(style_offset_ + style_floats * 4);
-    workspace_bytes_ = AlignUp(cast_offset_ + cast_floats_ * 4);
+    cast_offset_ = AlignUp(style_offset_ + static_cast<size_t>(layout_.style_floats) * 4);
+    workspace_bytes_ = AlignUp(cast_offset_ + static_cast<size_t>(layout_.cast_floats) * 4);
     return Status::Ok();
-  }
-
-  int64_t BatchOf(int t) const { return g_.tensor(t).shape.n(); }
-
-  void AddToStyleGroup(int i) {
-    const Node& n = g_.nodes()[i];
-    const bool continues = !groups_.empty() && groups_.back().input == n.in[0] &&
-                           groups_.back().scale == n.scale && groups_.back().bias_scale == n.bias_scale &&
-                           last_style_node_ == i - 1;
-    if (!continues) {
-      StyleGroup sg;
-      sg.input = n.in[0];
-      sg.scale = n.scale;
-      sg.bias_scale = n.bias_scale;
-      sg.sd = n.weight.shape[1];
-      groups_.push_back(std::move(sg));
-      res_[i].style_leader = true;
-    }
-    StyleGroup& sg = groups_.back();
-    res_[i].style_group = static_cast<int>(groups_.size()) - 1;
-    // fp16: styles feeding a demodulated convolution are normalised by their max.
-    bool demod = false;
-    for (const Node& m : g_.nodes())
-      if (m.kind == OpKind::kDemodCoef && m.in[0] == n.out) demod = true;
-    kernels::StyleSlice sl{};
-    sl.offset = sg.total;
-    sl.count = n.weight.shape[0];
-    sl.normalize = (half_ && demod) ? 1 : 0;
-    sg.slices.push_back(sl);
-    sg.slice_tensors.push_back(n.out);
-    sg.total += sl.count;
-    last_style_node_ = i;
   }
 
   Status PrepareConv(const Node& n, NodeRes* r, bool transposed) {
@@ -507,16 +375,16 @@ class CudaBackend final : public Backend {
 #endif
   }
 
-  void RunConv(const Node& n, const NodeRes& r, bool transposed) {
+  void RunConv(const Node& n, const NodeRes& r, const NodeLayout& L, bool transposed) {
     void* ws = workspace_.get();
     const float alpha = n.scale, beta = 0.f;
 #if GPEN_HAVE_CUDNN
     if (transposed) {
-      CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_.get(), &alpha, r.w_desc.get(), W(r.w), r.x_desc.get(),
+      CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_.get(), &alpha, r.w_desc.get(), W(L.w), r.x_desc.get(),
                                                Ptr(n.in[0]), r.conv_desc.get(), r.bwd_algo, ws, r.workspace, &beta,
                                                r.y_desc.get(), Ptr(n.out)));
     } else {
-      CUDNN_CHECK(cudnnConvolutionForward(cudnn_.get(), &alpha, r.x_desc.get(), Ptr(n.in[0]), r.w_desc.get(), W(r.w),
+      CUDNN_CHECK(cudnnConvolutionForward(cudnn_.get(), &alpha, r.x_desc.get(), Ptr(n.in[0]), r.w_desc.get(), W(L.w),
                                           r.conv_desc.get(), r.fwd_algo, ws, r.workspace, &beta, r.y_desc.get(),
                                           Ptr(n.out)));
     }
@@ -538,7 +406,7 @@ class CudaBackend final : public Backend {
           const int64_t rows = std::min(band, xs.h() - r0);
           const int64_t ncol = rows * xs.w();
           CUBLAS_CHECK(cublasGemmEx(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, int(ncol), int(rows_k), int(xs.c()), &alpha,
-                                    xb + r0 * xs.w() * es, dt, int(xs.h() * xs.w()), W(r.w), dt, int(xs.c()), &beta,
+                                    xb + r0 * xs.w() * es, dt, int(xs.h() * xs.w()), W(L.w), dt, int(xs.c()), &beta,
                                     ws, CUDA_R_32F, int(ncol), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
           kernels::Col2imParams cp{static_cast<const float*>(ws), yb, Type(n.out), ys.c(), xs.w(), ys.h(), ys.w(),
                                    int(k), r0, rows};
@@ -553,7 +421,7 @@ class CudaBackend final : public Backend {
           kernels::Im2colParams ip{xb, ws, Type(n.in[0]), xs.c(), xs.h(), xs.w(), ys.w(), int(k), n.stride, n.pad, r0, rows};
           kernels::LaunchIm2col(ip, stream_.get());
           CUBLAS_CHECK(cublasGemmEx(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, int(ncol), int(ys.c()), int(kdim), &alpha,
-                                    ws, dt, int(ncol), W(r.w), dt, int(kdim), &beta, yb + r0 * ys.w() * es, dt,
+                                    ws, dt, int(ncol), W(L.w), dt, int(kdim), &beta, yb + r0 * ys.w() * es, dt,
                                     int(ys.h() * ys.w()), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
         }
       }
@@ -567,19 +435,20 @@ class CudaBackend final : public Backend {
     for (size_t i = 0; i < nodes.size(); ++i) {
       const Node& n = nodes[i];
       const NodeRes& r = res_[i];
+      const NodeLayout& L = layout_.nodes[i];
       const Shape& ys = g_.tensor(n.out).shape;
       const Shape xs = n.in.empty() ? Shape{} : g_.tensor(n.in[0]).shape;
       switch (n.kind) {
         case OpKind::kInput:
           break;
         case OpKind::kConstInput:
-          kernels::LaunchConstInput({Wf(r.w), Ptr(n.out), Type(n.out), n.weight.numel(), ys.n()}, s);
+          kernels::LaunchConstInput({Wf(L.w), Ptr(n.out), Type(n.out), n.weight.numel(), ys.n()}, s);
           break;
         case OpKind::kConv2d:
-          RunConv(n, r, false);
+          RunConv(n, r, L, false);
           break;
         case OpKind::kConvTranspose2d:
-          RunConv(n, r, true);
+          RunConv(n, r, L, true);
           break;
         case OpKind::kUpfirdn2d: {
           kernels::Upfirdn2dParams p = r.fir;
@@ -589,7 +458,7 @@ class CudaBackend final : public Backend {
           break;
         }
         case OpKind::kBiasAct:
-          kernels::LaunchBiasAct({Ptr(n.in[0]), Ptr(n.out), Type(n.in[0]), Type(n.out), Wf(r.b), n.bias_scale, n.act,
+          kernels::LaunchBiasAct({Ptr(n.in[0]), Ptr(n.out), Type(n.in[0]), Type(n.out), Wf(L.b), n.bias_scale, n.act,
                                   ys.n(), ys.c(), ys.numel() / (ys.n() * ys.c())},
                                  s);
           break;
@@ -602,9 +471,9 @@ class CudaBackend final : public Backend {
             x = tmp;
           }
           const float alpha = n.scale, beta = 0.f;
-          CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(m), int(batch), int(k), &alpha, Wf(r.w),
+          CUBLAS_CHECK(cublasSgemm(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(m), int(batch), int(k), &alpha, Wf(L.w),
                                    int(k), x, int(k), &beta, static_cast<float*>(Ptr(n.out)), int(m)));
-          kernels::LaunchBiasAct({Ptr(n.out), Ptr(n.out), StorageType::kF32, StorageType::kF32, Wf(r.b), n.bias_scale,
+          kernels::LaunchBiasAct({Ptr(n.out), Ptr(n.out), StorageType::kF32, StorageType::kF32, Wf(L.b), n.bias_scale,
                                   n.act, batch, m, 1},
                                  s);
           break;
@@ -615,8 +484,9 @@ class CudaBackend final : public Backend {
                                    s);
           break;
         case OpKind::kModStyle: {
-          if (!r.style_leader) break;  // computed with its group's leader
-          const StyleGroup& sg = groups_[r.style_group];
+          if (!L.style_leader) break;  // computed with its group's leader
+          const StyleGroupLayout& sg = layout_.groups[L.style_group];
+          const StyleTable& table = tables_[L.style_group];
           const int64_t batch = ys.n();
           float* all = reinterpret_cast<float*>(static_cast<char*>(workspace_.get()) + style_offset_);
           const float alpha = sg.scale, beta = 0.f;
@@ -624,13 +494,13 @@ class CudaBackend final : public Backend {
                                    Wf(sg.w), int(sg.sd), static_cast<const float*>(Ptr(sg.input)), int(sg.sd), &beta,
                                    all, int(sg.total)));
           kernels::LaunchStyleScatter({all, Wf(sg.b), sg.bias_scale,
-                                       static_cast<const kernels::StyleSlice*>(sg.slices_dev.get()),
-                                       static_cast<int64_t>(sg.slices.size()), batch, sg.total},
+                                       static_cast<const kernels::StyleSlice*>(table.dev.get()),
+                                       static_cast<int64_t>(table.slices.size()), batch, sg.total},
                                       s);
           break;
         }
         case OpKind::kDemodCoef:
-          kernels::LaunchDemodCoef({static_cast<const float*>(Ptr(n.in[0])), Wf(r.aux), static_cast<float*>(Ptr(n.out)),
+          kernels::LaunchDemodCoef({static_cast<const float*>(Ptr(n.in[0])), Wf(L.aux), static_cast<float*>(Ptr(n.out)),
                                     n.scale, ys.n(), xs[1], ys[1]},
                                    s);
           break;
@@ -646,7 +516,7 @@ class CudaBackend final : public Backend {
           p.feat = n.has_feat ? Ptr(n.in[1]) : nullptr;
           p.seed = n.seed;
           SetWindow(n, &p);
-          p.weight = r.noise_weight;
+          p.weight = L.noise_weight;
           p.concat = n.concat;
           p.y = Ptr(n.out);
           p.type = Type(n.out);
@@ -680,7 +550,7 @@ class CudaBackend final : public Backend {
                              s);
           break;
         case OpKind::kModConv1x1:
-          kernels::LaunchModConv1x1({Ptr(n.in[0]), Type(n.in[0]), static_cast<const float*>(Ptr(n.in[1])), Wf(r.w),
+          kernels::LaunchModConv1x1({Ptr(n.in[0]), Type(n.in[0]), static_cast<const float*>(Ptr(n.in[1])), Wf(L.w),
                                      n.scale, static_cast<float*>(Ptr(n.out)), xs.n(), xs.c(), ys.c(),
                                      xs.numel() / (xs.n() * xs.c())},
                                     s);
@@ -692,9 +562,9 @@ class CudaBackend final : public Backend {
           p.feat = n.has_feat ? Ptr(n.in[2]) : nullptr;
           p.seed = n.seed;
           SetWindow(n, &p);
-          p.noise_weight = r.noise_weight;
+          p.noise_weight = L.noise_weight;
           p.concat = n.concat;
-          p.bias = Wf(r.b);
+          p.bias = Wf(L.b);
           p.bias_scale = n.bias_scale;
           p.act = n.act;
           p.out = Ptr(n.out);
@@ -710,7 +580,6 @@ class CudaBackend final : public Backend {
     }
   }
 
-  const Graph& source_;  // the unfused graph, for the planner's cross-check
   Graph g_;
   const WeightStore& w_;
   bool half_ = false;
@@ -722,11 +591,10 @@ class CudaBackend final : public Backend {
 #if GPEN_HAVE_CUDNN
   Cudnn cudnn_;
 #endif
-  Blob blob_;
+  WeightLayout layout_;
   std::vector<NodeRes> res_;
-  std::vector<StyleGroup> groups_;
-  int last_style_node_ = -2;
-  size_t workspace_bytes_ = 0, style_offset_ = 0, cast_offset_ = 0, cast_floats_ = 0;
+  std::vector<StyleTable> tables_;
+  size_t workspace_bytes_ = 0, style_offset_ = 0, cast_offset_ = 0;
   DeviceBuffer weights_dev_, arena_, workspace_, cublas_ws_;
   PinnedBuffer in_staging_, out_staging_;
   Event ev_start_, ev_stop_;

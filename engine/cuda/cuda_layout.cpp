@@ -1,68 +1,139 @@
-// CudaBackendMemory: the CUDA backend's device memory, computed on the host alone.
-//
-// Compiled in every build (no CUDA headers), so `gpen plan --device cuda --vram-budget`
-// works on a machine without a GPU. It mirrors the upload rules of cuda_backend.cpp
-// (which checks at creation that its weight blob has exactly this size): every piece
-// starts at a 256-byte boundary; convolution weights are fp16 in fp16 mode; biases,
-// styles, ToRGB weights, demodulation sums of squares are fp32; all modulation layers
-// that read the latent share one matrix. The activation arena is the plan of the fused
-// graph; the convolution workspace is counted at its cap.
+// BuildWeightLayout (the upload rules, see cuda_layout.h) and CudaBackendMemory (the
+// planner's figures for a CUDA backend), both host-only: compiled in every build, so
+// `gpen plan --device cuda --vram-budget` works on a machine without a GPU.
+#include "cuda/cuda_layout.h"
+
 #include <algorithm>
+#include <cstring>
 
 #include "backend.h"
+#include "core/half.h"
 #include "graph/fuse.h"
 
 namespace gpen {
 
+namespace cuda {
+
 namespace {
-constexpr int64_t kAlign = 256;
-int64_t AlignUp(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+constexpr size_t kAlign = 256;
+size_t AlignUp(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+class Blob {
+ public:
+  explicit Blob(bool with_data) : with_data_(with_data) {}
+  // Appends n floats (or their fp16 rounding) at the next aligned offset.
+  size_t Add(const float* v, size_t n, bool as_half) {
+    const size_t off = AlignUp(size_);
+    const size_t bytes = n * (as_half ? 2 : 4);
+    size_ = AlignUp(off + bytes);
+    if (with_data_) {
+      data_.resize(size_);
+      if (as_half) {
+        for (size_t i = 0; i < n; ++i) {
+          const uint16_t h = FloatToHalf(v[i]);
+          std::memcpy(data_.data() + off + 2 * i, &h, 2);
+        }
+      } else {
+        std::memcpy(data_.data() + off, v, bytes);
+      }
+    }
+    return off;
+  }
+  size_t Add(const std::vector<float>& v, bool as_half) { return Add(v.data(), v.size(), as_half); }
+  size_t size() const { return size_; }
+  std::vector<uint8_t> Take() { return std::move(data_); }
+
+ private:
+  bool with_data_;
+  size_t size_ = 0;
+  std::vector<uint8_t> data_;
+};
+
 }  // namespace
 
-MemoryReport CudaBackendMemory(const Graph& unfused, const WeightStore&, const BackendOptions& o) {
-  const Graph g = FuseGraph(unfused);
-  const bool half = o.precision == Precision::kFp16;
-  auto act_bytes = [&](int t) { return half && g.tensor(t).cls == TensorClass::kActivation ? 2 : 4; };
-  MemoryReport r;
-  int64_t cast_floats = 0, style_floats = 0, slices = 0;
-  int64_t group_total = 0, group_sd = 0, group_batch = 0;
-  int group_input = -1, last_style = -2;
-  auto close_group = [&]() {
-    if (group_input < 0) return;
-    r.weights += AlignUp(group_total * group_sd * 4) + AlignUp(group_total * 4);
-    style_floats = std::max(style_floats, group_total * group_batch);
-    group_input = -1;
+WeightLayout BuildWeightLayout(const Graph& g, const WeightStore& w, bool half, bool transposed_for_cudnn,
+                               bool with_data) {
+  WeightLayout L;
+  Blob blob(with_data);
+  const auto& nodes = g.nodes();
+  L.nodes.resize(nodes.size());
+  auto act_half = [&](int t) { return half && g.tensor(t).cls == TensorClass::kActivation; };
+  // Values of a parameter, or an empty vector of the right size when sizes only.
+  auto values = [&](const Param& p) {
+    return with_data ? std::vector<float>(w.data(p), w.data(p) + p.numel())
+                     : std::vector<float>(static_cast<size_t>(p.numel()));
   };
-  for (size_t i = 0; i < g.nodes().size(); ++i) {
-    const Node& n = g.nodes()[i];
-    if (n.bias.valid() && n.kind != OpKind::kModStyle) r.weights += AlignUp(n.bias.numel() * 4);
+  int last_style = -2;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& n = nodes[i];
+    NodeLayout& r = L.nodes[i];
+    if (n.bias.valid() && n.kind != OpKind::kModStyle) r.b = blob.Add(values(n.bias), false);
     switch (n.kind) {
       case OpKind::kConstInput:
       case OpKind::kModConv1x1:
-        r.weights += AlignUp(n.weight.numel() * 4);
+        r.w = blob.Add(values(n.weight), false);
         break;
       case OpKind::kConv2d:
-      case OpKind::kConvTranspose2d:
-        r.weights += AlignUp(n.weight.numel() * act_bytes(n.out));
+        r.w = blob.Add(values(n.weight), act_half(n.out));
         break;
+      case OpKind::kConvTranspose2d: {
+        const Shape& ws = n.weight.shape;  // (1, Cout, Cin, k, k)
+        const int64_t cout = ws[1], cin = ws[2], kk = ws[3] * ws[4];
+        const std::vector<float> src = values(n.weight);
+        std::vector<float> t(src.size());
+        for (int64_t o = 0; o < cout; ++o)
+          for (int64_t c = 0; c < cin; ++c)
+            for (int64_t q = 0; q < kk; ++q) {
+              const float v = src[(o * cin + c) * kk + q];
+              if (transposed_for_cudnn) t[(c * cout + o) * kk + q] = v;
+              else t[(o * kk + q) * cin + c] = v;
+            }
+        r.w = blob.Add(t, act_half(n.out));
+        break;
+      }
       case OpKind::kLinear:
-        r.weights += AlignUp(n.weight.numel() * 4);
-        if (act_bytes(n.in[0]) == 2) cast_floats = std::max(cast_floats, g.tensor(n.in[0]).shape.numel());
+        r.w = blob.Add(values(n.weight), false);
+        if (act_half(n.in[0])) L.cast_floats = std::max(L.cast_floats, g.tensor(n.in[0]).shape.numel());
         break;
-      case OpKind::kDemodCoef:
-        r.weights += AlignUp(n.weight.shape[1] * n.weight.shape[2] * 4);
+      case OpKind::kDemodCoef: {
+        const Shape& ws = n.weight.shape;  // (1, Cout, Cin, k, k)
+        const int64_t cout = ws[1], cin = ws[2], kk = ws[3] * ws[4];
+        const std::vector<float> src = values(n.weight);
+        std::vector<float> wsq(static_cast<size_t>(cout * cin));
+        for (int64_t o = 0; o < cout; ++o)
+          for (int64_t c = 0; c < cin; ++c) {
+            double s = 0;
+            for (int64_t q = 0; q < kk; ++q) s += double(src[(o * cin + c) * kk + q]) * src[(o * cin + c) * kk + q];
+            wsq[o * cin + c] = static_cast<float>(s);
+          }
+        r.aux = blob.Add(wsq, false);
+        break;
+      }
+      case OpKind::kNoiseConcat:
+      case OpKind::kDemodNoiseAct:
+        r.noise_weight = with_data ? w.data(n.weight)[0] : 0.f;
         break;
       case OpKind::kModStyle: {
-        const bool continues = group_input == n.in[0] && last_style == static_cast<int>(i) - 1;
+        const bool continues = !L.groups.empty() && L.groups.back().input == n.in[0] &&
+                               L.groups.back().scale == n.scale && L.groups.back().bias_scale == n.bias_scale &&
+                               last_style == static_cast<int>(i) - 1;
         if (!continues) {
-          close_group();
-          group_input = n.in[0];
-          group_total = 0;
-          group_sd = n.weight.shape[1];
-          group_batch = g.tensor(n.out).shape.n();
+          StyleGroupLayout sg;
+          sg.input = n.in[0];
+          sg.scale = n.scale;
+          sg.bias_scale = n.bias_scale;
+          sg.sd = n.weight.shape[1];
+          sg.batch = g.tensor(n.out).shape.n();
+          L.groups.push_back(sg);
+          r.style_leader = true;
         }
-        group_total += n.weight.shape[0];
-        ++slices;
+        StyleGroupLayout& sg = L.groups.back();
+        r.style_group = static_cast<int>(L.groups.size()) - 1;
+        bool demod = false;
+        for (const Node& m : nodes) demod = demod || (m.kind == OpKind::kDemodCoef && m.in[0] == n.out);
+        sg.slices.push_back({n.out, sg.total, n.weight.shape[0], half && demod});
+        sg.total += n.weight.shape[0];
         last_style = static_cast<int>(i);
         break;
       }
@@ -70,11 +141,39 @@ MemoryReport CudaBackendMemory(const Graph& unfused, const WeightStore&, const B
         break;
     }
   }
-  close_group();
+  for (StyleGroupLayout& sg : L.groups) {
+    L.style_floats = std::max(L.style_floats, sg.total * sg.batch);
+    std::vector<float> wall, ball;
+    for (const StyleSliceLayout& sl : sg.slices) {
+      const Node& n = nodes[g.tensor(sl.tensor).producer];
+      const std::vector<float> wv = values(n.weight), bv = values(n.bias);
+      wall.insert(wall.end(), wv.begin(), wv.end());
+      ball.insert(ball.end(), bv.begin(), bv.end());
+    }
+    sg.w = blob.Add(wall, false);
+    sg.b = blob.Add(ball, false);
+  }
+  L.blob_bytes = blob.size();
+  L.blob = blob.Take();
+  return L;
+}
+
+}  // namespace cuda
+
+MemoryReport CudaBackendMemory(const Graph& unfused, const WeightStore& w, const BackendOptions& o) {
+  const Graph g = FuseGraph(unfused);
+  const bool half = o.precision == Precision::kFp16;
+  const cuda::WeightLayout L = cuda::BuildWeightLayout(g, w, half, true, false);
+  auto align = [](int64_t v) { return (v + 255) / 256 * 256; };
+  MemoryReport r;
+  r.weights = static_cast<int64_t>(L.blob_bytes);
   r.arena = PlanMemory(g, half ? 2 : 4).arena_bytes;
   // Convolution scratch (at most the cap), then the style GEMM result, then the fp32
-  // copy of an fp16 GEMM input; the cuBLAS workspace; the style slice tables.
-  r.workspace = AlignUp(AlignUp(AlignUp(o.conv_workspace_limit) + style_floats * 4) + cast_floats * 4) +
+  // copy of an fp16 GEMM input; the cuBLAS workspace; the style slice tables (32 bytes
+  // a slice, one allocation per group).
+  int64_t slices = 0;
+  for (const cuda::StyleGroupLayout& sg : L.groups) slices += static_cast<int64_t>(sg.slices.size());
+  r.workspace = align(align(align(o.conv_workspace_limit) + L.style_floats * 4) + L.cast_floats * 4) +
                 o.cublas_workspace + slices * 32;
   return r;
 }

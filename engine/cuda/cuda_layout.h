@@ -1,0 +1,58 @@
+// The CUDA backend's weight upload layout, computed on the host alone.
+//
+// One function decides what is uploaded and where: the backend uploads the blob it
+// returns, and the memory planner asks it for sizes only (weights with shapes but no
+// values). Being the single source, the planned weight bytes are the uploaded bytes.
+// Rules: every piece starts at a 256-byte boundary; convolution weights are stored in
+// the activation precision (fp16 in fp16 mode), transposed filters for the upsampling
+// convolutions; biases, ToRGB weights, demodulation sums of squares, the mapping layers
+// are fp32; the modulation layers that read one latent back to back share one matrix
+// and one bias vector (one GEMM computes all their styles).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "graph/graph.h"
+#include "model/weights.h"
+
+namespace gpen::cuda {
+
+inline constexpr size_t kNoPiece = static_cast<size_t>(-1);
+
+struct NodeLayout {
+  size_t w = kNoPiece, b = kNoPiece, aux = kNoPiece;  // blob offsets
+  float noise_weight = 0.f;
+  int style_group = -1;  // kModStyle: its group
+  bool style_leader = false;
+};
+
+struct StyleSliceLayout {
+  int tensor = -1;       // the style tensor this slice fills
+  int64_t offset = 0, count = 0;
+  bool normalize = false;  // fp16: divide by the per-sample max |s| (feeds a demodulation)
+};
+
+struct StyleGroupLayout {
+  int input = -1;
+  float scale = 1.f, bias_scale = 1.f;
+  int64_t total = 0, sd = 0, batch = 0;
+  size_t w = kNoPiece, b = kNoPiece;  // (total, sd) and (total)
+  std::vector<StyleSliceLayout> slices;
+};
+
+struct WeightLayout {
+  std::vector<uint8_t> blob;  // empty when built for sizes only
+  size_t blob_bytes = 0;
+  std::vector<NodeLayout> nodes;
+  std::vector<StyleGroupLayout> groups;
+  int64_t cast_floats = 0;   // fp32 copy of an fp16 input to a mapping GEMM
+  int64_t style_floats = 0;  // the largest (N x total) style GEMM result
+};
+
+// `fused`: the graph after FuseGraph. transposed_for_cudnn: the layout of the upsampling
+// filters ((Cin, Cout, k, k) for cuDNN's backward data, else ((Cout, k, k), Cin) rows).
+WeightLayout BuildWeightLayout(const Graph& fused, const WeightStore& w, bool half, bool transposed_for_cudnn,
+                               bool with_data);
+
+}  // namespace gpen::cuda
