@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "tiled.h"
@@ -103,17 +104,31 @@ Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
   const int64_t cap = req.device == Device::kCuda ? kMaxBatchCuda : kMaxBatchCpu;
   const int64_t hi = req.fixed_batch > 0 ? req.fixed_batch : std::min(plan.faces, cap);
   const int64_t lo = req.fixed_batch > 0 ? req.fixed_batch : 1;
-  // Largest batch that fits, searched from the top (the arena grows with the batch, so
-  // a plan is built for each candidate only until one fits).
-  for (int64_t b = hi; b >= lo; --b) {
-    std::vector<MemoryLine> lines = lines_for(b, nullptr);
-    if (Total(lines) <= usable) {
-      plan.batch = b;
-      plan.lines = std::move(lines);
-      plan.total = Total(plan.lines);
-      plan.passes = (plan.faces + b - 1) / b;
-      return plan;
-    }
+  // The largest batch that fits. Memory grows about linearly with the batch, so two
+  // plans predict where to start; the search then walks down to the first batch that
+  // fits and up again while larger ones fit, building a plan for each step only.
+  std::map<int64_t, std::vector<MemoryLine>> tried;
+  auto fits = [&](int64_t b) {
+    auto it = tried.find(b);
+    if (it == tried.end()) it = tried.emplace(b, lines_for(b, nullptr)).first;
+    return Total(it->second) <= usable;
+  };
+  int64_t start = hi;
+  if (hi > lo + 1) {
+    const int64_t one = Total(tried.emplace(lo, lines_for(lo, nullptr)).first->second);
+    const int64_t two = Total(tried.emplace(lo + 1, lines_for(lo + 1, nullptr)).first->second);
+    const int64_t per_face = std::max<int64_t>(two - one, 1);
+    start = std::clamp<int64_t>(lo + (usable - one) / per_face + 1, lo, hi);
+  }
+  int64_t b = start;
+  while (b >= lo && !fits(b)) --b;
+  if (b >= lo) {
+    while (b < hi && fits(b + 1)) ++b;
+    plan.batch = b;
+    plan.lines = tried.at(b);
+    plan.total = Total(plan.lines);
+    plan.passes = (plan.faces + b - 1) / b;
+    return plan;
   }
   // Tiling at batch 1: fewest tiles first; for each tile size, the split resolution
   // whose total is smallest.

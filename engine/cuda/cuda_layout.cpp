@@ -27,7 +27,7 @@ class Blob {
     const size_t off = AlignUp(size_);
     const size_t bytes = n * (as_half ? 2 : 4);
     size_ = AlignUp(off + bytes);
-    if (with_data_) {
+    if (with_data_ && v != nullptr) {
       data_.resize(size_);
       if (as_half) {
         for (size_t i = 0; i < n; ++i) {
@@ -42,7 +42,10 @@ class Blob {
   }
   size_t Add(const std::vector<float>& v, bool as_half) { return Add(v.data(), v.size(), as_half); }
   size_t size() const { return size_; }
-  std::vector<uint8_t> Take() { return std::move(data_); }
+  std::vector<uint8_t> Take() {
+    if (with_data_) data_.resize(size_);  // trailing alignment of the last piece
+    return std::move(data_);
+  }
 
  private:
   bool with_data_;
@@ -59,29 +62,32 @@ WeightLayout BuildWeightLayout(const Graph& g, const WeightStore& w, bool half, 
   const auto& nodes = g.nodes();
   L.nodes.resize(nodes.size());
   auto act_half = [&](int t) { return half && g.tensor(t).cls == TensorClass::kActivation; };
-  // Values of a parameter, or an empty vector of the right size when sizes only.
-  auto values = [&](const Param& p) {
-    return with_data ? std::vector<float>(w.data(p), w.data(p) + p.numel())
-                     : std::vector<float>(static_cast<size_t>(p.numel()));
+  // A parameter as stored (sizes only: no values are read or computed).
+  auto add = [&](const Param& p, bool as_half) {
+    return blob.Add(with_data ? w.data(p) : nullptr, static_cast<size_t>(p.numel()), as_half);
   };
   int last_style = -2;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node& n = nodes[i];
     NodeLayout& r = L.nodes[i];
-    if (n.bias.valid() && n.kind != OpKind::kModStyle) r.b = blob.Add(values(n.bias), false);
+    if (n.bias.valid() && n.kind != OpKind::kModStyle) r.b = add(n.bias, false);
     switch (n.kind) {
       case OpKind::kConstInput:
       case OpKind::kModConv1x1:
-        r.w = blob.Add(values(n.weight), false);
+        r.w = add(n.weight, false);
         break;
       case OpKind::kConv2d:
-        r.w = blob.Add(values(n.weight), act_half(n.out));
+        r.w = add(n.weight, act_half(n.out));
         break;
       case OpKind::kConvTranspose2d: {
+        if (!with_data) {
+          r.w = add(n.weight, act_half(n.out));
+          break;
+        }
         const Shape& ws = n.weight.shape;  // (1, Cout, Cin, k, k)
         const int64_t cout = ws[1], cin = ws[2], kk = ws[3] * ws[4];
-        const std::vector<float> src = values(n.weight);
-        std::vector<float> t(src.size());
+        const float* src = w.data(n.weight);
+        std::vector<float> t(static_cast<size_t>(n.weight.numel()));
         for (int64_t o = 0; o < cout; ++o)
           for (int64_t c = 0; c < cin; ++c)
             for (int64_t q = 0; q < kk; ++q) {
@@ -93,13 +99,17 @@ WeightLayout BuildWeightLayout(const Graph& g, const WeightStore& w, bool half, 
         break;
       }
       case OpKind::kLinear:
-        r.w = blob.Add(values(n.weight), false);
+        r.w = add(n.weight, false);
         if (act_half(n.in[0])) L.cast_floats = std::max(L.cast_floats, g.tensor(n.in[0]).shape.numel());
         break;
       case OpKind::kDemodCoef: {
         const Shape& ws = n.weight.shape;  // (1, Cout, Cin, k, k)
         const int64_t cout = ws[1], cin = ws[2], kk = ws[3] * ws[4];
-        const std::vector<float> src = values(n.weight);
+        if (!with_data) {
+          r.aux = blob.Add(nullptr, static_cast<size_t>(cout * cin), false);
+          break;
+        }
+        const float* src = w.data(n.weight);
         std::vector<float> wsq(static_cast<size_t>(cout * cin));
         for (int64_t o = 0; o < cout; ++o)
           for (int64_t c = 0; c < cin; ++c) {
@@ -143,12 +153,16 @@ WeightLayout BuildWeightLayout(const Graph& g, const WeightStore& w, bool half, 
   }
   for (StyleGroupLayout& sg : L.groups) {
     L.style_floats = std::max(L.style_floats, sg.total * sg.batch);
+    if (!with_data) {
+      sg.w = blob.Add(nullptr, static_cast<size_t>(sg.total * sg.sd), false);
+      sg.b = blob.Add(nullptr, static_cast<size_t>(sg.total), false);
+      continue;
+    }
     std::vector<float> wall, ball;
     for (const StyleSliceLayout& sl : sg.slices) {
       const Node& n = nodes[g.tensor(sl.tensor).producer];
-      const std::vector<float> wv = values(n.weight), bv = values(n.bias);
-      wall.insert(wall.end(), wv.begin(), wv.end());
-      ball.insert(ball.end(), bv.begin(), bv.end());
+      wall.insert(wall.end(), w.data(n.weight), w.data(n.weight) + n.weight.numel());
+      ball.insert(ball.end(), w.data(n.bias), w.data(n.bias) + n.bias.numel());
     }
     sg.w = blob.Add(wall, false);
     sg.b = blob.Add(ball, false);
