@@ -21,4 +21,15 @@ bool FileExists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
+GpenArch TinyArch(int64_t in_size, int64_t out_size, int64_t style_dim, double narrow) {
+  GpenArch a;
+  a.in_size = in_size;
+  a.out_size = out_size;
+  a.style_dim = style_dim;
+  a.n_mlp = 2;
+  a.narrow = narrow;
+  a.channel_multiplier = 1;
+  return a;
+}
+
 }  // namespace gpen::test

@@ -371,15 +371,7 @@ TEST_CASE("gpu op im2col and col2im against host formulas") {
 
 namespace {
 
-GpenArch SmallArch() {
-  GpenArch a;
-  a.in_size = a.out_size = 64;
-  a.style_dim = 64;
-  a.n_mlp = 2;
-  a.narrow = 0.0625;
-  a.channel_multiplier = 1;
-  return a;
-}
+GpenArch SmallArch() { return TinyArch(64, 64, 64); }
 
 std::vector<float> RunModel(std::shared_ptr<const GpenWeights> w, Device d, Precision p, const std::vector<float>& in,
                             int64_t batch) {

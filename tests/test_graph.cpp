@@ -13,21 +13,9 @@
 
 using namespace gpen;
 
-namespace {
-GpenArch Small(int64_t in, int64_t out) {
-  GpenArch a;
-  a.in_size = in;
-  a.out_size = out;
-  a.style_dim = 16;
-  a.n_mlp = 2;
-  a.narrow = 1.0 / 32;
-  a.channel_multiplier = 1;
-  return a;
-}
-}  // namespace
 
 TEST_CASE("graph: FullGenerator_SR (encoder 32, output 64) runs with seeded noise above 32") {
-  auto w = GpenWeights::Random(Small(32, 64), 5);
+  auto w = GpenWeights::Random(test::TinyArch(32, 64, 16, 1.0 / 32), 5);
   REQUIRE_MESSAGE(w.ok(), w.status().ToString());
   auto shared = std::make_shared<GpenWeights>(std::move(w).value());
   GpenGraphOptions o;
@@ -51,7 +39,7 @@ TEST_CASE("graph: FullGenerator_SR (encoder 32, output 64) runs with seeded nois
 }
 
 TEST_CASE("graph: output and intermediate shapes follow upstream's data flow") {
-  auto w = GpenWeights::Random(Small(64, 64), 6);
+  auto w = GpenWeights::Random(test::TinyArch(64, 64, 16, 1.0 / 32), 6);
   REQUIRE(w.ok());
   GpenGraphOptions o;
   o.batch = 3;
@@ -69,7 +57,7 @@ TEST_CASE("graph: output and intermediate shapes follow upstream's data flow") {
 }
 
 TEST_CASE("graph: the fused graph computes what the primitive graph computes, with fewer intermediates") {
-  auto w = GpenWeights::Random(Small(64, 64), 7);
+  auto w = GpenWeights::Random(test::TinyArch(64, 64, 16, 1.0 / 32), 7);
   REQUIRE(w.ok());
   auto shared = std::make_shared<GpenWeights>(std::move(w).value());
   GpenGraphOptions o;
@@ -160,7 +148,7 @@ TEST_CASE("graph tiled: tiled generator equals untiled on the fixtures (CPU)") {
 }
 
 TEST_CASE("graph tiled: FullGenerator_SR, seeded noise levels tile exactly too") {
-  auto w = GpenWeights::Random(Small(32, 64), 8);
+  auto w = GpenWeights::Random(test::TinyArch(32, 64, 16, 1.0 / 32), 8);
   REQUIRE(w.ok());
   auto shared = std::make_shared<const GpenWeights>(std::move(w).value());
   double rel = 0;

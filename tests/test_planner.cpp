@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "cuda/cuda_layout.h"
+#include "fixtures.h"
 #include "graph/fuse.h"
 #include "graph/gpen_graph.h"
 #include "graph/planner.h"
@@ -81,12 +82,7 @@ TEST_CASE("planner: alignment of every offset") {
 }
 
 TEST_CASE("planner: GPEN graphs plan validly, fp16 halves activations, batch scales") {
-  GpenArch a;
-  a.in_size = a.out_size = 64;
-  a.style_dim = 64;
-  a.n_mlp = 2;
-  a.narrow = 0.0625;
-  a.channel_multiplier = 1;
+  const GpenArch a = test::TinyArch(64, 64, 64);
   auto w = GpenWeights::Random(a, 3);
   REQUIRE(w.ok());
   for (int64_t batch : {1, 3}) {
@@ -105,11 +101,7 @@ TEST_CASE("planner: GPEN graphs plan validly, fp16 halves activations, batch sca
 }
 
 TEST_CASE("planner: the CPU backend allocates exactly the planned arena") {
-  GpenArch a;
-  a.in_size = a.out_size = 32;
-  a.style_dim = 32;
-  a.n_mlp = 1;
-  a.narrow = 0.0625;
+  const GpenArch a = test::TinyArch(32, 32);
   auto w = GpenWeights::Random(a, 4);
   REQUIRE(w.ok());
   auto shared = std::make_shared<GpenWeights>(std::move(w).value());
@@ -167,12 +159,7 @@ TEST_CASE("planner choice: too small a budget names the minimum") {
 }
 
 TEST_CASE("planner choice: planned lines equal what the CPU backends allocate, tiled or not") {
-  GpenArch a;
-  a.in_size = a.out_size = 64;
-  a.style_dim = 32;
-  a.n_mlp = 2;
-  a.narrow = 0.0625;
-  a.channel_multiplier = 1;
+  const GpenArch a = test::TinyArch(64, 64, 32);
   auto w = GpenWeights::Random(a, 9);
   REQUIRE(w.ok());
   auto shared = std::make_shared<const GpenWeights>(std::move(w).value());
@@ -200,12 +187,7 @@ TEST_CASE("planner choice: planned lines equal what the CPU backends allocate, t
 }
 
 TEST_CASE("planner cuda layout: one source for uploaded and planned weight bytes") {
-  GpenArch a;
-  a.in_size = a.out_size = 64;
-  a.style_dim = 32;
-  a.n_mlp = 2;
-  a.narrow = 0.0625;
-  a.channel_multiplier = 1;
+  const GpenArch a = test::TinyArch(64, 64, 32);
   auto w = GpenWeights::Random(a, 10);
   auto shapes = GpenWeights::ShapesOnly(a);
   REQUIRE(w.ok());

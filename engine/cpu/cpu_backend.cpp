@@ -34,7 +34,7 @@ class CpuBackend final : public Backend {
       openblas_set_num_threads(o.threads);
       SetParallelThreads(o.threads);
     }
-    plan_ = PlanMemory(g_, sizeof(float));
+    const MemoryReport need = CpuBackendMemory(g_, w_, &plan_);  // also plans the arena
     const size_t floats = static_cast<size_t>(plan_.arena_bytes / sizeof(float));
     try {
       arena_.resize(floats);
@@ -53,8 +53,7 @@ class CpuBackend final : public Backend {
         demod_[i] = cpu::PrepareDemod(w_.data(n.weight), wsh[1], wsh[2], wsh[3] * wsh[4]);
       }
     }
-    report_ = CpuBackendMemory(g_, w_, nullptr);
-    workspace_.Get(static_cast<size_t>(report_.workspace / 4 - FusedScratchFloats(g_)));
+    workspace_.Get(static_cast<size_t>(need.workspace / 4 - FusedScratchFloats(g_)));
     fused_.Get(static_cast<size_t>(FusedScratchFloats(g_)));
     return Status::Ok();
   }
@@ -193,7 +192,6 @@ class CpuBackend final : public Backend {
   cpu::Workspace fused_;
   std::map<size_t, std::vector<float>> prepared_;
   std::map<size_t, std::vector<double>> demod_;
-  MemoryReport report_;
 };
 
 }  // namespace

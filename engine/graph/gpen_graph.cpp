@@ -29,8 +29,7 @@ class Builder {
     Encoder();
     Mapping();
     int skip = -1;
-    const int out = GenerateUpTo(a_.out_size, &skip);
-    (void)out;
+    GenerateUpTo(a_.out_size, &skip);
     g_.Rename(skip, "image");
     g_.MarkOutput(skip);
     return std::move(g_);

@@ -62,7 +62,8 @@ struct TileGraph {
 };
 TileGraph BuildGpenTileGraph(const GpenWeights& w, const GpenGraphOptions& opt, const TileSpec& spec);
 
-// Valid tile specs for an architecture, from the fewest tiles to the most.
+// Whether a tile spec fits an architecture: R a power of two in [4, out_size), the
+// tile a multiple of out_size / R and at most out_size.
 bool TileSpecValid(const GpenArch& a, const TileSpec& s);
 
 }  // namespace gpen
