@@ -6,7 +6,9 @@
 #   lib/: libopenblas.so.0 and the Fortran runtime it links
 #   gpen-upstream/face_model: upstream's model code, when a GPEN checkout is given, for
 #   the PyTorch baseline (carried, never committed)
-# Run here, then: run(command="bench/device_check.sh", carry=[".device-deps"]).
+# The small fixture sets travel in tests/data; ../shared does not travel (the large sets'
+# tests skip there). The tool carries at most 64 MiB with the work tree: the end says how much.
+# Run here, then: run(command="bench/device_check.sh", carry=[".device-deps"], timeout_s=600).
 #   bench/pack_device_deps.sh [/path/to/GPEN]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,3 +27,8 @@ if [ -n "${1:-}" ]; then
   find "$d/gpen-upstream" -name "*.pth" -delete
 fi
 du -sh "$d"
+# What the device tool sends: tracked and untracked-not-ignored files, plus the carried folder.
+tree=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- 2>/dev/null | tail -n 1 | cut -f1)
+deps=$(du -sb "$d" | cut -f1)
+echo "work tree $((tree / 1048576)) MiB + $d $((deps / 1048576)) MiB = $(((tree + deps) / 1048576)) MiB (limit 64)"
+[ $((tree + deps)) -le $((64 * 1048576)) ] || { echo "too large for the device tool" >&2; exit 1; }

@@ -11,7 +11,7 @@ __global__ void AddKernel(AddParams p) {
 }  // namespace
 
 void LaunchAdd(AddParams p, cudaStream_t stream) {
-  AddKernel<<<GridFor(p.n, 256), 256, 0, stream>>>(p);
+  Launch(AddKernel, GridFor(p.n, 256), 256, 0, stream, p);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -13,10 +13,10 @@ __global__ void CastKernel(CastParams p) {
 void LaunchCast(CastParams p, cudaStream_t stream) {
   const unsigned g = GridFor(p.n, 256);
   const bool xh = p.x_type == StorageType::kF16, yh = p.y_type == StorageType::kF16;
-  if (xh && !yh) CastKernel<__half, float><<<g, 256, 0, stream>>>(p);
-  else if (!xh && yh) CastKernel<float, __half><<<g, 256, 0, stream>>>(p);
-  else if (xh) CastKernel<__half, __half><<<g, 256, 0, stream>>>(p);
-  else CastKernel<float, float><<<g, 256, 0, stream>>>(p);
+  if (xh && !yh) Launch(CastKernel<__half, float>, g, 256, 0, stream, p);
+  else if (!xh && yh) Launch(CastKernel<float, __half>, g, 256, 0, stream, p);
+  else if (xh) Launch(CastKernel<__half, __half>, g, 256, 0, stream, p);
+  else Launch(CastKernel<float, float>, g, 256, 0, stream, p);
   CUDA_CHECK(cudaGetLastError());
 }
 

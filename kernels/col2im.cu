@@ -35,9 +35,9 @@ void LaunchCol2im(Col2imParams p, cudaStream_t stream) {
   const int64_t span = 2 * (p.rows - 1) + p.k;
   const int64_t n = p.cout * span * p.wo;
   if (p.type == StorageType::kF16) {
-    Col2imKernel<__half><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(Col2imKernel<__half>, GridFor(n, 256), 256, 0, stream, p);
   } else {
-    Col2imKernel<float><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(Col2imKernel<float>, GridFor(n, 256), 256, 0, stream, p);
   }
   CUDA_CHECK(cudaGetLastError());
 }

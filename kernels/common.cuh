@@ -1,12 +1,21 @@
-// Shared by every kernel: CUDA_CHECK, the storage type tag, and float/half loads and
-// stores. Stores to half saturate at +-65504 instead of overflowing to inf, so an
-// out-of-range activation degrades gracefully instead of turning the image black.
+// Shared by every kernel: CUDA_CHECK, the launch helper, shared-memory declarations,
+// the storage type tag, and float/half loads and stores. Stores to half saturate at
+// +-65504 instead of overflowing to inf, so an out-of-range activation degrades
+// gracefully instead of turning the image black; NaN stays NaN, so that the
+// finiteness checks downstream still see it.
+//
+// Every kernel launches through Launch() and declares shared memory through
+// GPEN_SHARED / GPEN_DYNAMIC_SHARED, never with <<<>>> or __shared__ directly: under
+// nvcc they are exactly those, and with -DGPEN_CUDASIM=ON the same sources compile with
+// g++ against the CPU emulator in tests/cudasim, which runs each CUDA thread as a fiber.
+// (tests/check_kernel_sources.sh enforces the rule.)
 #pragma once
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <utility>
 
 #include "core/check.h"
 
@@ -23,16 +32,43 @@ namespace gpen::kernels {
 
 enum class StorageType { kF32, kF16 };
 
+// The grid-stride kernels' grid cap. Tests lower it so that small tensors take the
+// loop's second pass; production never changes it.
+inline unsigned& MaxGridBlocks() {
+  static unsigned cap = 65535u * 32u;
+  return cap;
+}
+
 inline unsigned GridFor(int64_t n, unsigned block) {
   const int64_t g = (n + block - 1) / block;
-  return static_cast<unsigned>(g < 65535 * 32 ? (g < 1 ? 1 : g) : 65535 * 32);
+  const int64_t cap = MaxGridBlocks();
+  return static_cast<unsigned>(g < cap ? (g < 1 ? 1 : g) : cap);
 }
+
+#if defined(GPEN_CUDASIM)
+// CPU emulator: the launch site's file and line travel with the grid, for messages.
+template <typename... P, typename... A>
+inline void Launch(void (*kernel)(P...), ::cudasim::GridArg grid, dim3 block, size_t smem, cudaStream_t stream,
+                   A&&... args) {
+  ::cudasim::Launch(kernel, grid, block, smem, stream, std::forward<A>(args)...);
+}
+#define GPEN_SHARED(T, name, n) GPEN_SIM_STATIC_SHARED(T, name, n)
+#define GPEN_DYNAMIC_SHARED(T, name) GPEN_SIM_DYNAMIC_SHARED(T, name)
+#elif defined(__CUDACC__)
+template <typename... P, typename... A>
+inline void Launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A&&... args) {
+  kernel<<<grid, block, smem, stream>>>(std::forward<A>(args)...);
+}
+#define GPEN_SHARED(T, name, n) __shared__ T name[n]
+#define GPEN_DYNAMIC_SHARED(T, name) extern __shared__ T name[]
+#endif
 
 __device__ __forceinline__ float Load(const float* p, int64_t i) { return p[i]; }
 __device__ __forceinline__ float Load(const __half* p, int64_t i) { return __half2float(p[i]); }
 __device__ __forceinline__ void Store(float* p, int64_t i, float v) { p[i] = v; }
+// Comparisons, not fminf/fmaxf: those return the other operand for NaN.
 __device__ __forceinline__ void Store(__half* p, int64_t i, float v) {
-  p[i] = __float2half_rn(fminf(fmaxf(v, -65504.f), 65504.f));
+  p[i] = __float2half_rn(v > 65504.f ? 65504.f : (v < -65504.f ? -65504.f : v));
 }
 
 __device__ __forceinline__ float LeakyReluSqrt2(float v) {

@@ -14,9 +14,9 @@ __global__ void ConstInputKernel(ConstInputParams p) {
 void LaunchConstInput(ConstInputParams p, cudaStream_t stream) {
   const int64_t n = p.per_sample * p.batch;
   if (p.type == StorageType::kF16) {
-    ConstInputKernel<__half><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(ConstInputKernel<__half>, GridFor(n, 256), 256, 0, stream, p);
   } else {
-    ConstInputKernel<float><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(ConstInputKernel<float>, GridFor(n, 256), 256, 0, stream, p);
   }
   CUDA_CHECK(cudaGetLastError());
 }

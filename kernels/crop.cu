@@ -18,9 +18,9 @@ __global__ void CropKernel(CropParams p) {
 void LaunchCrop(CropParams p, cudaStream_t stream) {
   const int64_t n = p.planes * p.ho * p.wo;
   if (p.type == StorageType::kF16) {
-    CropKernel<__half><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(CropKernel<__half>, GridFor(n, 256), 256, 0, stream, p);
   } else {
-    CropKernel<float><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(CropKernel<float>, GridFor(n, 256), 256, 0, stream, p);
   }
   CUDA_CHECK(cudaGetLastError());
 }

@@ -24,7 +24,7 @@ __global__ void DemodCoefKernel(DemodCoefParams p) {
 
 void LaunchDemodCoef(DemodCoefParams p, cudaStream_t stream) {
   const int64_t threads = p.n * p.cout * 32;
-  DemodCoefKernel<<<GridFor(threads, 256), 256, 0, stream>>>(p);
+  Launch(DemodCoefKernel, GridFor(threads, 256), 256, 0, stream, p);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -39,9 +39,9 @@ __global__ void DemodNoiseActKernel(DemodNoiseActParams p) {
 void LaunchDemodNoiseAct(DemodNoiseActParams p, cudaStream_t stream) {
   const int64_t n = p.n * (p.concat ? 2 : 1) * p.c * p.hw;
   if (p.type == StorageType::kF16) {
-    DemodNoiseActKernel<__half><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(DemodNoiseActKernel<__half>, GridFor(n, 256), 256, 0, stream, p);
   } else {
-    DemodNoiseActKernel<float><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(DemodNoiseActKernel<float>, GridFor(n, 256), 256, 0, stream, p);
   }
   CUDA_CHECK(cudaGetLastError());
 }

@@ -24,9 +24,9 @@ __global__ void Im2colKernel(Im2colParams p) {
 void LaunchIm2col(Im2colParams p, cudaStream_t stream) {
   const int64_t n = p.cin * p.k * p.k * p.rows * p.wo;
   if (p.type == StorageType::kF16) {
-    Im2colKernel<__half><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(Im2colKernel<__half>, GridFor(n, 256), 256, 0, stream, p);
   } else {
-    Im2colKernel<float><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(Im2colKernel<float>, GridFor(n, 256), 256, 0, stream, p);
   }
   CUDA_CHECK(cudaGetLastError());
 }

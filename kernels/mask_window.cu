@@ -21,9 +21,9 @@ __global__ void MaskWindowKernel(MaskWindowParams p) {
 void LaunchMaskWindow(MaskWindowParams p, cudaStream_t stream) {
   const int64_t n = p.planes * p.h * p.w;
   if (p.type == StorageType::kF16) {
-    MaskWindowKernel<__half><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(MaskWindowKernel<__half>, GridFor(n, 256), 256, 0, stream, p);
   } else {
-    MaskWindowKernel<float><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(MaskWindowKernel<float>, GridFor(n, 256), 256, 0, stream, p);
   }
   CUDA_CHECK(cudaGetLastError());
 }

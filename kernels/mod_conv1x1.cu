@@ -13,7 +13,7 @@ constexpr int kMaxOut = 4;
 
 template <typename T>
 __global__ void ModConv1x1Kernel(ModConv1x1Params p) {
-  extern __shared__ float wmod[];  // (Cout, Cin) for sample blockIdx.y
+  GPEN_DYNAMIC_SHARED(float, wmod);  // (Cout, Cin) for sample blockIdx.y
   const int64_t b = blockIdx.y;
   for (int64_t k = threadIdx.x; k < p.cout * p.cin; k += blockDim.x) {
     wmod[k] = p.scale * p.w[k] * p.s[b * p.cin + (k % p.cin)];
@@ -40,12 +40,12 @@ void LaunchModConv1x1(ModConv1x1Params p, cudaStream_t stream) {
   GPEN_CHECK_MSG(p.cout <= kMaxOut, "mod_conv1x1 handles at most " << kMaxOut << " outputs");
   const size_t smem = static_cast<size_t>(p.cout * p.cin) * sizeof(float);
   GPEN_CHECK(smem <= 48 * 1024);
-  const dim3 grid(static_cast<unsigned>(std::min<int64_t>((p.hw + 255) / 256, 4096)),
+  const dim3 grid(static_cast<unsigned>(std::min<int64_t>({(p.hw + 255) / 256, 4096, MaxGridBlocks()})),
                   static_cast<unsigned>(p.n));
   if (p.x_type == StorageType::kF16) {
-    ModConv1x1Kernel<__half><<<grid, 256, smem, stream>>>(p);
+    Launch(ModConv1x1Kernel<__half>, grid, 256, smem, stream, p);
   } else {
-    ModConv1x1Kernel<float><<<grid, 256, smem, stream>>>(p);
+    Launch(ModConv1x1Kernel<float>, grid, 256, smem, stream, p);
   }
   CUDA_CHECK(cudaGetLastError());
 }

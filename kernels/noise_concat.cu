@@ -30,9 +30,9 @@ __global__ void NoiseConcatKernel(NoiseConcatParams p) {
 void LaunchNoiseConcat(NoiseConcatParams p, cudaStream_t stream) {
   const int64_t n = p.n * (p.concat ? 2 : 1) * p.c * p.hw;
   if (p.type == StorageType::kF16) {
-    NoiseConcatKernel<__half><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(NoiseConcatKernel<__half>, GridFor(n, 256), 256, 0, stream, p);
   } else {
-    NoiseConcatKernel<float><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(NoiseConcatKernel<float>, GridFor(n, 256), 256, 0, stream, p);
   }
   CUDA_CHECK(cudaGetLastError());
 }

@@ -3,6 +3,8 @@
 // graph/graph.h, "Windows of tiled generation"). Shared by the kernels that draw noise.
 #pragma once
 
+#include <cuda_runtime.h>
+
 #include <cstdint>
 
 namespace gpen::kernels {

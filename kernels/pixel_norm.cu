@@ -6,7 +6,7 @@ namespace gpen::kernels {
 
 namespace {
 __global__ void PixelNormKernel(PixelNormParams p) {
-  __shared__ float part[256];
+  GPEN_SHARED(float, part, 256);
   const int64_t b = blockIdx.x;
   float acc = 0.f;
   for (int64_t i = threadIdx.x; i < p.c; i += blockDim.x) {
@@ -15,7 +15,7 @@ __global__ void PixelNormKernel(PixelNormParams p) {
   }
   part[threadIdx.x] = acc;
   __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s /= 2) {
+  for (unsigned s = blockDim.x / 2; s > 0; s /= 2) {
     if (threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
     __syncthreads();
   }
@@ -25,7 +25,7 @@ __global__ void PixelNormKernel(PixelNormParams p) {
 }  // namespace
 
 void LaunchPixelNorm(PixelNormParams p, cudaStream_t stream) {
-  PixelNormKernel<<<static_cast<unsigned>(p.n), 256, 0, stream>>>(p);
+  Launch(PixelNormKernel, static_cast<unsigned>(p.n), 256, 0, stream, p);
   CUDA_CHECK(cudaGetLastError());
 }
 

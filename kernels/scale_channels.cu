@@ -18,9 +18,9 @@ __global__ void ScaleChannelsKernel(ScaleChannelsParams p) {
 void LaunchScaleChannels(ScaleChannelsParams p, cudaStream_t stream) {
   const int64_t n = p.planes * p.hw;
   if (p.type == StorageType::kF16) {
-    ScaleChannelsKernel<__half><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(ScaleChannelsKernel<__half>, GridFor(n, 256), 256, 0, stream, p);
   } else {
-    ScaleChannelsKernel<float><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(ScaleChannelsKernel<float>, GridFor(n, 256), 256, 0, stream, p);
   }
   CUDA_CHECK(cudaGetLastError());
 }

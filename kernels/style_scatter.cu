@@ -6,7 +6,7 @@ namespace gpen::kernels {
 
 namespace {
 __global__ void StyleScatterKernel(StyleScatterParams p) {
-  __shared__ float part[256];
+  GPEN_SHARED(float, part, 256);
   const StyleSlice sl = p.slices[blockIdx.x];
   const int64_t b = blockIdx.y;
   const float* row = p.all + b * p.total + sl.offset;
@@ -16,7 +16,7 @@ __global__ void StyleScatterKernel(StyleScatterParams p) {
     m = fmaxf(m, fabsf(row[i] + bias[i] * p.bias_scale));
   part[threadIdx.x] = m;
   __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s /= 2) {
+  for (unsigned s = blockDim.x / 2; s > 0; s /= 2) {
     if (threadIdx.x < s) part[threadIdx.x] = fmaxf(part[threadIdx.x], part[threadIdx.x + s]);
     __syncthreads();
   }
@@ -29,7 +29,7 @@ __global__ void StyleScatterKernel(StyleScatterParams p) {
 void LaunchStyleScatter(StyleScatterParams p, cudaStream_t stream) {
   if (p.num_slices == 0) return;
   const dim3 grid(static_cast<unsigned>(p.num_slices), static_cast<unsigned>(p.n));
-  StyleScatterKernel<<<grid, 256, 0, stream>>>(p);
+  Launch(StyleScatterKernel, grid, 256, 0, stream, p);
   CUDA_CHECK(cudaGetLastError());
 }
 

@@ -35,9 +35,9 @@ void LaunchUpfirdn2d(Upfirdn2dParams p, cudaStream_t stream) {
   GPEN_CHECK(p.kh * p.kw <= 64 && p.up >= 1 && p.down >= 1);
   const int64_t n = p.planes * p.ho * p.wo;
   if (p.type == StorageType::kF16) {
-    Upfirdn2dKernel<__half><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(Upfirdn2dKernel<__half>, GridFor(n, 256), 256, 0, stream, p);
   } else {
-    Upfirdn2dKernel<float><<<GridFor(n, 256), 256, 0, stream>>>(p);
+    Launch(Upfirdn2dKernel<float>, GridFor(n, 256), 256, 0, stream, p);
   }
   CUDA_CHECK(cudaGetLastError());
 }

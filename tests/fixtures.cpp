@@ -1,14 +1,21 @@
-// Fixture path resolution for tests.
+// Fixture path resolution for tests: the repository's tests/data first, then ../shared.
 #include "fixtures.h"
 
-#include <cstdlib>
+#include <doctest/doctest.h>
 #include <sys/stat.h>
+
+#include <cstdlib>
 
 namespace gpen::test {
 
 std::string SharedDir() {
   if (const char* e = std::getenv("GPEN_SHARED_DIR")) return e;
   return GPEN_SHARED_DIR_DEFAULT;
+}
+
+std::string TestDataDir() {
+  if (const char* e = std::getenv("GPEN_TEST_DATA_DIR")) return e;
+  return GPEN_TEST_DATA_DIR_DEFAULT;
 }
 
 std::string ModelsDir() {
@@ -19,6 +26,40 @@ std::string ModelsDir() {
 bool FileExists(const std::string& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0;
+}
+
+namespace {
+bool IsDir(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+}  // namespace
+
+std::string GpenFixtureDir(const std::string& set) {
+  for (const std::string& d :
+       {TestDataDir() + "/gpen/" + set, SharedDir() + "/fixtures/gpen/" + set})
+    if (IsDir(d)) return d;
+  return {};
+}
+
+bool SkipUnlessGpenFixture(const std::string& set, std::string* dir) {
+  *dir = GpenFixtureDir(set);
+  if (!dir->empty()) return true;
+  const std::string where =
+      "(looked in " + TestDataDir() + "/gpen and " + SharedDir() + "/fixtures/gpen)";
+  // Sets copied into tests/data (see tests/data/README.md) are never skipped.
+  REQUIRE_MESSAGE(set != "tiny64", "fixture set " << set
+                                                  << " ships with the repository but was not found "
+                                                  << where);
+  MESSAGE("skipped: fixture set " << set << " not found " << where);
+  return false;
+}
+
+std::string SharedFileOrSkip(const std::string& relative) {
+  const std::string p = SharedDir() + "/" + relative;
+  if (FileExists(p)) return p;
+  MESSAGE("skipped: " << relative << " not found in " << SharedDir());
+  return {};
 }
 
 GpenArch TinyArch(int64_t in_size, int64_t out_size, int64_t style_dim, double narrow) {

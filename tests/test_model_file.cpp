@@ -1,8 +1,9 @@
 // The malformed-file suite: every corruption gets its own clear error, never a crash.
 //
-// Starts from a valid converted model (tiny64, from ctest's convert step), damages one
-// thing at a time in memory, and checks the Status code and message. Runs under
-// AddressSanitizer/UBSan in CI (GPEN_SANITIZE=ON).
+// Starts from a valid converted model (tiny64, converted by ctest's convert step from
+// tests/data, so it always runs), damages one thing at a time in memory, and checks
+// the Status code and message. Runs under AddressSanitizer/UBSan in CI
+// (GPEN_SANITIZE=ON). Also: reading a failed Result's value throws InternalError.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/check.h"
 #include "fixtures.h"
 #include "model/gpen_weights.h"
 
@@ -40,7 +42,9 @@ std::string HeaderText(const Bytes& b) {
   return std::string(b.begin() + 8, b.begin() + 8 + static_cast<int64_t>(HeaderLen(b)));
 }
 
-ordered_json Header(const Bytes& b) { return ordered_json::parse(HeaderText(b)); }
+ordered_json Header(const Bytes& b) {
+  return ordered_json::parse(HeaderText(b));
+}
 
 // Replaces the header text, keeping the data section byte-identical and aligned.
 Bytes WithHeaderText(const Bytes& b, std::string text) {
@@ -55,7 +59,9 @@ Bytes WithHeaderText(const Bytes& b, std::string text) {
   return out;
 }
 
-Bytes WithHeader(const Bytes& b, const ordered_json& h) { return WithHeaderText(b, h.dump()); }
+Bytes WithHeader(const Bytes& b, const ordered_json& h) {
+  return WithHeaderText(b, h.dump());
+}
 
 Status Load(const Bytes& b) {
   auto mf = ModelFile::FromBytes(b, "damaged.safetensors");
@@ -132,7 +138,8 @@ TEST_CASE("model file: wrong shape for the architecture") {
   Bytes b = ValidFile();
   ordered_json h = Header(b);
   h["generator.style.1.weight"]["shape"] = {32, 128};  // same bytes, wrong shape
-  ExpectError(WithHeader(b, h), "tensor 'generator.style.1.weight' has shape (32, 128), expected (64, 64)");
+  ExpectError(WithHeader(b, h),
+              "tensor 'generator.style.1.weight' has shape (32, 128), expected (64, 64)");
 }
 
 TEST_CASE("model file: missing and unknown tensors are both reported") {
@@ -140,7 +147,8 @@ TEST_CASE("model file: missing and unknown tensors are both reported") {
   ordered_json h = Header(b);
   ordered_json renamed;
   for (auto it = h.begin(); it != h.end(); ++it)
-    renamed[it.key() == "generator.style.1.bias" ? "generator.style.1.bias_renamed" : it.key()] = it.value();
+    renamed[it.key() == "generator.style.1.bias" ? "generator.style.1.bias_renamed" : it.key()] =
+        it.value();
   const Bytes d = WithHeader(b, renamed);
   ExpectError(d, "missing tensor 'generator.style.1.bias', expected shape (64)");
   ExpectError(d, "unknown tensor 'generator.style.1.bias_renamed' with shape (64)");
@@ -160,7 +168,8 @@ TEST_CASE("model file: duplicate tensor name") {
   const ordered_json h = ordered_json::parse(text);
   const std::string first = "\"generator.style.1.weight\":" + h["generator.style.1.weight"].dump();
   text.insert(1, first + ",");
-  ExpectError(WithHeaderText(b, text), "tensor name 'generator.style.1.weight' appears more than once");
+  ExpectError(WithHeaderText(b, text),
+              "tensor name 'generator.style.1.weight' appears more than once");
 }
 
 TEST_CASE("model file: header that is not JSON") {
@@ -258,4 +267,22 @@ TEST_CASE("model file: random corruption never crashes") {
     if (!Load(b).ok()) ++rejected;
   }
   CHECK(rejected > 0);
+}
+
+// Reading the value of a failed Result is a programmer error, not undefined behaviour:
+// every accessor throws InternalError, and the message names the Status.
+TEST_CASE("model file: value() of a failed load throws InternalError naming the status") {
+  Bytes b = ValidFile();
+  b.resize(5);
+  auto mf = ModelFile::FromBytes(b, "damaged.safetensors");
+  REQUIRE_FALSE(mf.ok());
+  const auto& cmf = mf;
+  CHECK_THROWS_WITH_AS(mf.value(), doctest::Contains("damaged.safetensors"), InternalError);
+  CHECK_THROWS_WITH_AS(mf.value(), doctest::Contains("value of a failed Result"), InternalError);
+  CHECK_THROWS_AS(cmf.value(), InternalError);
+  CHECK_THROWS_AS(mf.operator->(), InternalError);
+  CHECK_THROWS_AS(cmf.operator->(), InternalError);
+  CHECK_THROWS_AS(std::move(mf).value(), InternalError);
+  Result<int> fine = 3;
+  CHECK(fine.value() == 3);
 }

@@ -4,12 +4,15 @@
 // input return a [[nodiscard]] Status (or Result<T>) carrying a message, which names
 // the file, tensor or flag involved and what was expected, and a hint for the user.
 // Only main() turns a Status into an exit code. Programmer errors are different:
-// they go through GPEN_CHECK (core/check.h).
+// they go through GPEN_CHECK (core/check.h). Reading the value of a failed Result is
+// one: value() and -> check ok() and throw InternalError naming the Status.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <utility>
+
+#include "core/check.h"
 
 namespace gpen {
 
@@ -75,17 +78,38 @@ inline Status Unavailable(std::string m, std::string h = {}) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  const T& value() const& { return *value_; }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
+  // The value; a failed Result has none, and asking for it is a bug (InternalError).
+  T& value() & {
+    CheckHasValue();
+    return *value_;
+  }
+  T&& value() && {
+    CheckHasValue();
+    return std::move(*value_);
+  }
+  const T& value() const& {
+    CheckHasValue();
+    return *value_;
+  }
+  T* operator->() {
+    CheckHasValue();
+    return &*value_;
+  }
+  const T* operator->() const {
+    CheckHasValue();
+    return &*value_;
+  }
 
  private:
+  void CheckHasValue() const {
+    GPEN_CHECK_MSG(ok(), "value of a failed Result read: " << status_.ToString());
+    GPEN_CHECK_MSG(value_.has_value(), "Result built from an ok Status holds no value");
+  }
+
   Status status_;
   std::optional<T> value_;
 };
@@ -96,9 +120,9 @@ class [[nodiscard]] Result {
 #define GPEN_CONCAT(a, b) GPEN_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function if `expr` failed.
-#define GPEN_TRY(expr)                              \
-  do {                                              \
-    ::gpen::Status gpen_try_status_ = (expr);       \
+#define GPEN_TRY(expr)                                   \
+  do {                                                   \
+    ::gpen::Status gpen_try_status_ = (expr);            \
     if (!gpen_try_status_.ok()) return gpen_try_status_; \
   } while (0)
 

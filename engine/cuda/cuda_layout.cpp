@@ -1,12 +1,14 @@
-// BuildWeightLayout (the upload rules, see cuda_layout.h) and CudaBackendMemory (the
-// planner's figures for a CUDA backend), both host-only: compiled in every build, so
-// `gpen plan --device cuda --vram-budget` works on a machine without a GPU.
+// BuildWeightLayout (the upload rules, see cuda_layout.h), ConvBatchChunk (the batch
+// split for cuDNN) and CudaBackendMemory (the planner's figures for a CUDA backend), all
+// host-only: compiled in every build, so `gpen plan --device cuda --vram-budget` works
+// and the split is tested on a machine without a GPU.
 #include "cuda/cuda_layout.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "backend.h"
+#include "core/check.h"
 #include "core/half.h"
 #include "graph/fuse.h"
 
@@ -17,7 +19,9 @@ namespace cuda {
 namespace {
 
 constexpr size_t kAlign = 256;
-size_t AlignUp(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+size_t AlignUp(size_t v) {
+  return (v + kAlign - 1) / kAlign * kAlign;
+}
 
 class Blob {
  public:
@@ -55,8 +59,8 @@ class Blob {
 
 }  // namespace
 
-WeightLayout BuildWeightLayout(const Graph& g, const WeightStore& w, bool half, bool transposed_for_cudnn,
-                               bool with_data) {
+WeightLayout BuildWeightLayout(const Graph& g, const WeightStore& w, bool half,
+                               bool transposed_for_cudnn, bool with_data) {
   WeightLayout L;
   Blob blob(with_data);
   const auto& nodes = g.nodes();
@@ -92,15 +96,18 @@ WeightLayout BuildWeightLayout(const Graph& g, const WeightStore& w, bool half, 
           for (int64_t c = 0; c < cin; ++c)
             for (int64_t q = 0; q < kk; ++q) {
               const float v = src[(o * cin + c) * kk + q];
-              if (transposed_for_cudnn) t[(c * cout + o) * kk + q] = v;
-              else t[(o * kk + q) * cin + c] = v;
+              if (transposed_for_cudnn)
+                t[(c * cout + o) * kk + q] = v;
+              else
+                t[(o * kk + q) * cin + c] = v;
             }
         r.w = blob.Add(t, act_half(n.out));
         break;
       }
       case OpKind::kLinear:
         r.w = add(n.weight, false);
-        if (act_half(n.in[0])) L.cast_floats = std::max(L.cast_floats, g.tensor(n.in[0]).shape.numel());
+        if (act_half(n.in[0]))
+          L.cast_floats = std::max(L.cast_floats, g.tensor(n.in[0]).shape.numel());
         break;
       case OpKind::kDemodCoef: {
         const Shape& ws = n.weight.shape;  // (1, Cout, Cin, k, k)
@@ -114,7 +121,8 @@ WeightLayout BuildWeightLayout(const Graph& g, const WeightStore& w, bool half, 
         for (int64_t o = 0; o < cout; ++o)
           for (int64_t c = 0; c < cin; ++c) {
             double s = 0;
-            for (int64_t q = 0; q < kk; ++q) s += double(src[(o * cin + c) * kk + q]) * src[(o * cin + c) * kk + q];
+            for (int64_t q = 0; q < kk; ++q)
+              s += double(src[(o * cin + c) * kk + q]) * src[(o * cin + c) * kk + q];
             wsq[o * cin + c] = static_cast<float>(s);
           }
         r.aux = blob.Add(wsq, false);
@@ -126,7 +134,8 @@ WeightLayout BuildWeightLayout(const Graph& g, const WeightStore& w, bool half, 
         break;
       case OpKind::kModStyle: {
         const bool continues = !L.groups.empty() && L.groups.back().input == n.in[0] &&
-                               L.groups.back().scale == n.scale && L.groups.back().bias_scale == n.bias_scale &&
+                               L.groups.back().scale == n.scale &&
+                               L.groups.back().bias_scale == n.bias_scale &&
                                last_style == static_cast<int>(i) - 1;
         if (!continues) {
           StyleGroupLayout sg;
@@ -141,7 +150,8 @@ WeightLayout BuildWeightLayout(const Graph& g, const WeightStore& w, bool half, 
         StyleGroupLayout& sg = L.groups.back();
         r.style_group = static_cast<int>(L.groups.size()) - 1;
         bool demod = false;
-        for (const Node& m : nodes) demod = demod || (m.kind == OpKind::kDemodCoef && m.in[0] == n.out);
+        for (const Node& m : nodes)
+          demod = demod || (m.kind == OpKind::kDemodCoef && m.in[0] == n.out);
         sg.slices.push_back({n.out, sg.total, n.weight.shape[0], half && demod});
         sg.total += n.weight.shape[0];
         last_style = static_cast<int>(i);
@@ -172,9 +182,19 @@ WeightLayout BuildWeightLayout(const Graph& g, const WeightStore& w, bool half, 
   return L;
 }
 
+int64_t ConvBatchChunk(const Shape& x, const Shape& y) {
+  GPEN_CHECK(x.rank() == 4 && y.rank() == 4 && x.n() == y.n() && x.n() > 0);
+  const int64_t per_sample = std::max(x.numel() / x.n(), y.numel() / y.n());
+  if (per_sample > kCudnnMaxElements) return 0;
+  const int64_t fit = kCudnnMaxElements / per_sample;  // >= 1
+  const int64_t chunks = (x.n() + fit - 1) / fit;
+  return (x.n() + chunks - 1) / chunks;  // <= fit, since chunks * fit >= N
+}
+
 }  // namespace cuda
 
-MemoryReport CudaBackendMemory(const Graph& unfused, const WeightStore& w, const BackendOptions& o) {
+MemoryReport CudaBackendMemory(const Graph& unfused, const WeightStore& w,
+                               const BackendOptions& o) {
   const Graph g = FuseGraph(unfused);
   const bool half = o.precision == Precision::kFp16;
   const cuda::WeightLayout L = cuda::BuildWeightLayout(g, w, half, true, false);
@@ -182,13 +202,16 @@ MemoryReport CudaBackendMemory(const Graph& unfused, const WeightStore& w, const
   MemoryReport r;
   r.weights = static_cast<int64_t>(L.blob_bytes);
   r.arena = PlanMemory(g, half ? 2 : 4).arena_bytes;
-  // Convolution scratch (at most the cap), then the style GEMM result, then the fp32
+  // Convolution scratch (at most the cap: the backend chooses every cuDNN algorithm, for
+  // the batch chunks it runs, or im2col band within it), then the style GEMM result, then the fp32
   // copy of an fp16 GEMM input; the cuBLAS workspace; the style slice tables (32 bytes
   // a slice, one allocation per group).
   int64_t slices = 0;
-  for (const cuda::StyleGroupLayout& sg : L.groups) slices += static_cast<int64_t>(sg.slices.size());
-  r.workspace = align(align(align(o.conv_workspace_limit) + L.style_floats * 4) + L.cast_floats * 4) +
-                o.cublas_workspace + slices * 32;
+  for (const cuda::StyleGroupLayout& sg : L.groups)
+    slices += static_cast<int64_t>(sg.slices.size());
+  r.workspace =
+      align(align(align(o.conv_workspace_limit) + L.style_floats * 4) + L.cast_floats * 4) +
+      o.cublas_workspace + slices * 32;
   return r;
 }
 

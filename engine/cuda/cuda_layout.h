@@ -8,6 +8,9 @@
 // convolutions; biases, ToRGB weights, demodulation sums of squares, the mapping layers
 // are fp32; the modulation layers that read one latent back to back share one matrix
 // and one bias vector (one GEMM computes all their styles).
+//
+// Also here, host-only so that every build can test it: how a convolution's batch is
+// split for cuDNN, whose legacy API indexes a tensor with 32-bit ints.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +31,7 @@ struct NodeLayout {
 };
 
 struct StyleSliceLayout {
-  int tensor = -1;       // the style tensor this slice fills
+  int tensor = -1;  // the style tensor this slice fills
   int64_t offset = 0, count = 0;
   bool normalize = false;  // fp16: divide by the per-sample max |s| (feeds a demodulation)
 };
@@ -52,7 +55,16 @@ struct WeightLayout {
 
 // `fused`: the graph after FuseGraph. transposed_for_cudnn: the layout of the upsampling
 // filters ((Cin, Cout, k, k) for cuDNN's backward data, else ((Cout, k, k), Cin) rows).
-WeightLayout BuildWeightLayout(const Graph& fused, const WeightStore& w, bool half, bool transposed_for_cudnn,
-                               bool with_data);
+WeightLayout BuildWeightLayout(const Graph& fused, const WeightStore& w, bool half,
+                               bool transposed_for_cudnn, bool with_data);
+
+// The most elements a tensor handed to cuDNN's legacy API may have (2^31 - 1).
+inline constexpr int64_t kCudnnMaxElements = (int64_t{1} << 31) - 1;
+
+// Samples per cuDNN call for a convolution from x (N, C, H, W) to y (N, C', H', W'),
+// as PyTorch splits it: the whole batch when x and y both have at most kCudnnMaxElements,
+// else the fewest chunks that do, as even as possible (the last chunk may be smaller).
+// 0 when a single sample is already too large.
+int64_t ConvBatchChunk(const Shape& x, const Shape& y);
 
 }  // namespace gpen::cuda

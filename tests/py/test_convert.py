@@ -1,7 +1,8 @@
 """Converter tests: fixtures, architecture inference, layouts, and hostile pickles.
 
 Run: python3 -m unittest discover -s tests/py  (ctest does this). Needs numpy only.
-GPEN_SHARED_DIR points at ../shared (default: next to the repository).
+Fixture sets come from tests/data, then ../shared (fixture_paths.py; GPEN_TEST_DATA_DIR
+and GPEN_SHARED_DIR override them); a test whose set is in neither is skipped.
 """
 
 import collections
@@ -23,11 +24,29 @@ sys.path.insert(0, HERE)
 
 import archs  # noqa: E402
 import convert  # noqa: E402
+import fixture_paths  # noqa: E402
 import torchlike  # noqa: E402
 from pth_reader import CheckpointError, UnsafePickleError, load_checkpoint  # noqa: E402
 
-SHARED = os.environ.get("GPEN_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
-FIXTURES = os.path.join(SHARED, "fixtures")
+
+def fixture(test, kind, name, *path):
+    """A file of fixture set kind/name (tests/data first, then ../shared); skips `test` if absent."""
+    d = fixture_paths.fixture_dir(kind, name)
+    if d is None:
+        test.skipTest(fixture_paths.not_found(kind, name))
+    return os.path.join(d, *path)
+
+
+# The GPEN sets ../shared/README.md lists, plus any other found; a missing one is skipped.
+GPEN_SETS = ("bfr256_fp16", "s128", "tiny64")
+
+
+def all_gpen_sets():
+    return sorted(set(GPEN_SETS) | set(fixture_paths.gpen_sets()))
+
+
+# tiny64 ships in tests/data: the tests built on it always run.
+TINY64_PTH = os.path.join(fixture_paths.fixture_dir("gpen", "tiny64") or "tiny64-not-found", "model.pth")
 
 
 def read_safetensors(path):
@@ -46,37 +65,35 @@ def read_safetensors(path):
     return meta, out, header, base
 
 
-def gpen_sets():
-    d = os.path.join(FIXTURES, "gpen")
-    return sorted(s for s in os.listdir(d) if os.path.isfile(os.path.join(d, s, "model.pth")))
-
-
 class FixtureConversion(unittest.TestCase):
     def test_every_gpen_set_converts_exactly(self):
-        for s in gpen_sets():
-            src = os.path.join(FIXTURES, "gpen", s, "model.pth")
-            _, ref = load_checkpoint(src)
-            for dtype in ("fp32", "fp16"):
-                with self.subTest(set=s, dtype=dtype), tempfile.TemporaryDirectory() as td:
-                    dst = os.path.join(td, "m.safetensors")
-                    convert.convert(src, dst, dtype=dtype, quiet=True)
-                    meta, got, header, base = read_safetensors(dst)
-                    real = {k: v for k, v in got.items() if not k.startswith("__pad__.")}
-                    self.assertEqual(set(real), set(ref))
-                    want_dt = np.float32 if dtype == "fp32" else np.float16
-                    for k, v in ref.items():
-                        np.testing.assert_array_equal(real[k], v.astype(want_dt), err_msg=k)
-                    # Alignment: data section and every tensor at a multiple of 64 bytes.
-                    self.assertEqual(base % 64, 0)
-                    for k, e in header.items():
-                        if not k.startswith("__pad__."):
-                            self.assertEqual((base + e["data_offsets"][0]) % 64, 0, k)
-                    self.assertEqual(meta["dtype"], dtype)
-                    self.assertEqual(len(meta["source_sha256"]), 64)
+        for s in all_gpen_sets():
+            with self.subTest(set=s):
+                self.check_conversion(fixture(self, "gpen", s, "model.pth"))
+
+    def check_conversion(self, src):
+        _, ref = load_checkpoint(src)
+        for dtype in ("fp32", "fp16"):
+            with self.subTest(dtype=dtype), tempfile.TemporaryDirectory() as td:
+                dst = os.path.join(td, "m.safetensors")
+                convert.convert(src, dst, dtype=dtype, quiet=True)
+                meta, got, header, base = read_safetensors(dst)
+                real = {k: v for k, v in got.items() if not k.startswith("__pad__.")}
+                self.assertEqual(set(real), set(ref))
+                want_dt = np.float32 if dtype == "fp32" else np.float16
+                for k, v in ref.items():
+                    np.testing.assert_array_equal(real[k], v.astype(want_dt), err_msg=k)
+                # Alignment: data section and every tensor at a multiple of 64 bytes.
+                self.assertEqual(base % 64, 0)
+                for k, e in header.items():
+                    if not k.startswith("__pad__."):
+                        self.assertEqual((base + e["data_offsets"][0]) % 64, 0, k)
+                self.assertEqual(meta["dtype"], dtype)
+                self.assertEqual(len(meta["source_sha256"]), 64)
 
     def test_raw_storage_bytes_match(self):
         """Independent of our unpickler: every tensor's bytes occur in its zip storage."""
-        src = os.path.join(FIXTURES, "gpen", "tiny64", "model.pth")
+        src = TINY64_PTH
         _, ref = load_checkpoint(src)
         with zipfile.ZipFile(src) as z:
             blobs = [z.read(n) for n in z.namelist() if "/data/" in n]
@@ -84,10 +101,12 @@ class FixtureConversion(unittest.TestCase):
             self.assertTrue(any(v.tobytes() in b for b in blobs), k)
 
     def test_inferred_architecture_equals_meta(self):
-        for s in gpen_sets():
+        for s in all_gpen_sets():
             with self.subTest(set=s):
-                meta = json.load(open(os.path.join(FIXTURES, "gpen", s, "meta.json")))
-                _, t = load_checkpoint(os.path.join(FIXTURES, "gpen", s, "model.pth"))
+                d = fixture(self, "gpen", s)
+                with open(os.path.join(d, "meta.json")) as f:
+                    meta = json.load(f)
+                _, t = load_checkpoint(os.path.join(d, "model.pth"))
                 hp = archs.gpen_infer(t)
                 self.assertEqual(hp["in_size"], meta["size"])
                 self.assertEqual(hp["out_size"], meta["size"])
@@ -98,7 +117,7 @@ class FixtureConversion(unittest.TestCase):
                 self.assertEqual(len(t), meta["state_dict_keys"])
 
     def test_legacy_format_retinaface(self):
-        _, t = load_checkpoint(os.path.join(FIXTURES, "retinaface", "retinaface_mnet", "model.pth"))
+        _, t = load_checkpoint(fixture(self, "retinaface", "retinaface_mnet", "model.pth"))
         self.assertEqual(len(t), 300)
         # BatchNorm counters are int64; every parameter is float32.
         self.assertEqual({str(v.dtype) for k, v in t.items() if not k.endswith("num_batches_tracked")},
@@ -106,7 +125,7 @@ class FixtureConversion(unittest.TestCase):
         self.assertTrue(all(v.dtype == np.int64 for k, v in t.items() if k.endswith("num_batches_tracked")))
 
     def test_wrapped_rrdb_checkpoint(self):
-        tree, t = load_checkpoint(os.path.join(FIXTURES, "rrdb", "rrdb_x1_tiny", "model.pth"))
+        tree, t = load_checkpoint(fixture(self, "rrdb", "rrdb_x1_tiny", "model.pth"))
         self.assertIn("params_ema", tree)
         inner = convert.unwrap(tree, t, None, "x")
         self.assertIn("conv_first.weight", inner)
@@ -117,7 +136,7 @@ class Layouts(unittest.TestCase):
         self.td = tempfile.TemporaryDirectory()
         self.dir = self.td.name
         # A real architecture (tiny64's tensors) to rebuild in other layouts.
-        _, self.sd = load_checkpoint(os.path.join(FIXTURES, "gpen", "tiny64", "model.pth"))
+        _, self.sd = load_checkpoint(TINY64_PTH)
 
     def tearDown(self):
         self.td.cleanup()
@@ -200,7 +219,7 @@ class Layouts(unittest.TestCase):
         with open(dst, "wb") as f:
             f.write(b"previous")
         p = os.path.join(self.dir, "truncated.pth")
-        with open(os.path.join(FIXTURES, "gpen", "tiny64", "model.pth"), "rb") as f:
+        with open(TINY64_PTH, "rb") as f:
             data = f.read()
         with open(p, "wb") as f:
             f.write(data[: len(data) // 2])
