@@ -125,6 +125,12 @@ bool Find(const void* p, uintptr_t* base, size_t* bytes) {
 
 size_t Granule(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
+std::string Hex(uintptr_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 }  // namespace
 
 Config& GetConfig() {
@@ -183,7 +189,7 @@ bool DeviceRangeOk(const void* p, size_t bytes, const char* what) {
   uintptr_t base;
   size_t size;
   if (!Find(p, &base, &size)) {
-    Report(std::string(what) + ": " + std::to_string(reinterpret_cast<uintptr_t>(p)) +
+    Report(std::string(what) + ": address 0x" + Hex(reinterpret_cast<uintptr_t>(p)) +
            " is not inside any device allocation");
     return false;
   }
