@@ -1,34 +1,74 @@
 #!/usr/bin/env bash
 # The test command (README, CI). Builds and runs every suite that this machine can run:
-#   1. Release build (CUDA sources compiled when nvcc exists) + ctest; tests labelled
-#      "gpu" skip with a message when no GPU is present.
-#   2. AddressSanitizer + UBSan build of the C++ suites (loader, ops, planner, models).
-#   3. libFuzzer on the model loader for a bounded time (GPEN_FUZZ_SECONDS, default 30).
-# Set GPEN_TEST_QUICK=1 to run step 1 only.
+#   1. Release build (CUDA sources compiled by nvcc when it exists) + ctest; the "gpu"
+#      suite runs on a real GPU, and skips with a message without one.
+#   2. The CUDA backend on the CPU emulator (tests/cudasim, -DGPEN_CUDASIM=ON): every
+#      kernel against its CPU twin, the one-op-graph tests, the whole backend against
+#      the fixtures, in forward, reverse and shuffled thread order; the emulator's own
+#      tests and the kernel bugs it must catch.
+#   3. AddressSanitizer + UBSan build of every C++ suite, the emulated CUDA backend
+#      included (an overrun in a kernel or its shared memory shows here).
+#   4. ThreadSanitizer build of the emulated kernels: a missing __syncthreads shows as
+#      a data race between CUDA threads.
+#   5. libFuzzer on the model loader for a bounded time (GPEN_FUZZ_SECONDS, default 30).
+# Set GPEN_TEST_QUICK=1 to run step 1 only; GPEN_TEST_STEPS="1 2" picks steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
+steps=" ${GPEN_TEST_STEPS:-1 2 3 4 5} "
+[ "${GPEN_TEST_QUICK:-0}" = "1" ] && steps=" 1 "
+want() { [[ "$steps" == *" $1 "* ]]; }
+t0=$(date +%s)
+stamp() { echo "   ($(( $(date +%s) - t0 )) s so far)"; }
 
-echo "== 1/3 release build and tests"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$jobs"
-ctest --test-dir build --output-on-failure -j 1
+if want 1; then
+  echo "== 1/5 release build and tests"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build -j "$jobs"
+  ctest --test-dir build --output-on-failure -j 1
+  stamp
+fi
 
-if [ "${GPEN_TEST_QUICK:-0}" = "1" ]; then exit 0; fi
+if want 2; then
+  echo "== 2/5 the CUDA backend on the CPU emulator (cudasim)"
+  cmake -S . -B build-sim -DCMAKE_BUILD_TYPE=Release -DGPEN_CUDASIM=ON >/dev/null
+  cmake --build build-sim -j "$jobs" --target gpen_tests gpen cudasim_tests
+  ctest --test-dir build-sim --output-on-failure -j 1 -L "gpu|cudasim"
+  stamp
+fi
 
-echo "== 2/3 AddressSanitizer + UBSan"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPEN_CUDA=OFF -DGPEN_SANITIZE=ON >/dev/null
-cmake --build build-asan -j "$jobs" --target gpen_tests gpen
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j 1 -E "^converter$"
+if want 3; then
+  echo "== 3/5 AddressSanitizer + UBSan (the emulated CUDA backend included)"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPEN_CUDASIM=ON -DGPEN_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j "$jobs" --target gpen_tests gpen cudasim_tests
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j 1 -E "^(converter|gpu_ops_reverse)$"
+  stamp
+fi
 
-echo "== 3/3 libFuzzer on the model loader"
-cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPEN_CUDA=OFF -DGPEN_FUZZ=ON \
-  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-cmake --build build-fuzz -j "$jobs" --target gpen_fuzz_model_file
-corpus=build-fuzz/corpus
-mkdir -p "$corpus"
-cp build/test_models/tiny64.safetensors "$corpus/"
-build-fuzz/tests/gpen_fuzz_model_file "$corpus" -max_total_time="${GPEN_FUZZ_SECONDS:-30}" \
-  -rss_limit_mb=4096 -print_final_stats=1 2>&1 | tail -n 12
-echo "fuzz: no crash in ${GPEN_FUZZ_SECONDS:-30} s"
+if want 4; then
+  echo "== 4/5 ThreadSanitizer on the emulated kernels"
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPEN_CUDASIM=ON -DGPEN_TSAN=ON >/dev/null
+  cmake --build build-tsan -j "$jobs" --target gpen_tests cudasim_tests
+  export TSAN_OPTIONS="halt_on_error=1 exitcode=66"
+  build-tsan/tests/gpen_tests --gpu-suite -tc="gpu op*,gpu backend-ops*"
+  build-tsan/tests/cudasim_tests
+  unset TSAN_OPTIONS
+  stamp
+fi
+
+if want 5; then
+  echo "== 5/5 libFuzzer on the model loader"
+  cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPEN_CUDA=OFF -DGPEN_FUZZ=ON \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+  cmake --build build-fuzz -j "$jobs" --target gpen_fuzz_model_file
+  corpus=build-fuzz/corpus
+  mkdir -p "$corpus"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  ctest --test-dir build -R convert_fixtures >/dev/null
+  cp build/test_models/tiny64.safetensors "$corpus/"
+  build-fuzz/tests/gpen_fuzz_model_file "$corpus" -max_total_time="${GPEN_FUZZ_SECONDS:-30}" \
+    -rss_limit_mb=4096 -print_final_stats=1 2>&1 | tail -n 12
+  echo "fuzz: no crash in ${GPEN_FUZZ_SECONDS:-30} s"
+  stamp
+fi

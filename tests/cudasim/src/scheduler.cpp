@@ -38,6 +38,8 @@
 #endif
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
+extern "C" void __tsan_ignore_thread_begin();  // exported by libtsan, not in its header
+extern "C" void __tsan_ignore_thread_end();
 #define CUDASIM_TSAN 1
 #else
 #define CUDASIM_TSAN 0
@@ -67,6 +69,25 @@ void TsanRelease(const void* a) {
   (void)a;
 #endif
 }
+
+// The emulator's own bookkeeping (thread states, coordinates, the launch record) is
+// shared by the scheduler and every fiber without happens-before edges, on purpose:
+// edges through the scheduler would order all CUDA threads and hide their races. So
+// TSan is told to ignore the emulator's accesses, and sees only the kernel's.
+struct TsanIgnore {
+  TsanIgnore() {
+#if CUDASIM_TSAN
+    __tsan_ignore_thread_begin();
+#endif
+  }
+  ~TsanIgnore() {
+#if CUDASIM_TSAN
+    __tsan_ignore_thread_end();
+#endif
+  }
+  TsanIgnore(const TsanIgnore&) = delete;
+  TsanIgnore& operator=(const TsanIgnore&) = delete;
+};
 
 // A fiber with its own stack; reused by thread slot across blocks and launches.
 struct Fiber {
@@ -175,29 +196,49 @@ void* PoisonedAlloc(size_t bytes) {
 
 // ---- fiber switching --------------------------------------------------------
 
+// Called inside a TsanIgnore scope. A thread that waits keeps the scope open across
+// the switch (it closes when the thread resumes); a finished thread never resumes, so
+// its scope is closed here, after the last emulator access and before the switch.
 void SwitchToScheduler(Launch& L, SimThread& t, bool finished) {
+  ucontext_t* self = &t.fiber->ctx;
+  ucontext_t* sched = &L.sched;
 #if CUDASIM_TSAN
-  __tsan_switch_to_fiber(L.sched_tsan, __tsan_switch_to_fiber_no_sync);
+  void* sched_fiber = L.sched_tsan;
 #endif
 #if CUDASIM_ASAN
   __sanitizer_start_switch_fiber(finished ? nullptr : &t.fiber->asan_fake, L.sched_bottom, L.sched_size);
+#endif
+#if CUDASIM_TSAN
+  if (finished) __tsan_ignore_thread_end();
+  __tsan_switch_to_fiber(sched_fiber, __tsan_switch_to_fiber_no_sync);
 #else
   (void)finished;
 #endif
-  swapcontext(&t.fiber->ctx, &L.sched);
+  swapcontext(self, sched);
 #if CUDASIM_ASAN
   __sanitizer_finish_switch_fiber(t.fiber->asan_fake, &L.sched_bottom, &L.sched_size);
 #endif
 }
 
 void FiberEntry() {
+  const std::function<void()>* body;
+  const void* block_sync;
+  {
+    TsanIgnore ignore;
+    Launch& L = *g_launch;
+#if CUDASIM_ASAN
+    __sanitizer_finish_switch_fiber(nullptr, &L.sched_bottom, &L.sched_size);
+#endif
+    body = L.body;
+    block_sync = &L.block_sync;
+  }
+  TsanAcquire(block_sync);
+  (*body)();
+#if CUDASIM_TSAN
+  __tsan_ignore_thread_begin();  // closed by the final switch
+#endif
   Launch& L = *g_launch;
   SimThread& t = *L.cur;
-#if CUDASIM_ASAN
-  __sanitizer_finish_switch_fiber(nullptr, &L.sched_bottom, &L.sched_size);
-#endif
-  TsanAcquire(&L.block_sync);
-  (*L.body)();
   t.state = State::kDone;
   TsanRelease(&L.end_sync);
   SwitchToScheduler(L, t, /*finished=*/true);
@@ -425,6 +466,7 @@ void RunBlock(Launch& L, uint3 block_idx) {
 }
 
 void RunLaunch(dim3 grid, dim3 block, size_t smem, const char* file, int line, const std::function<void()>& body) {
+  TsanIgnore ignore;  // the scheduler touches only the emulator's state (kernels run on fibers)
   if (g_launch) Abort(std::string("a kernel launched from inside a kernel at ") + file + ":" + std::to_string(line));
   Launch L;
   L.grid = grid;
@@ -473,7 +515,10 @@ std::string CheckConfig(dim3 grid, dim3 block, size_t smem) {
 
 }  // namespace
 
-const ThreadCoords& Coords() { return Current("threadIdx/blockIdx").cur->coords; }
+const ThreadCoords& Coords() {
+  TsanIgnore ignore;
+  return Current("threadIdx/blockIdx").cur->coords;
+}
 
 void LaunchImpl(const GridArg& grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body) {
   const std::string bad = CheckConfig(grid.dim, block, smem);
@@ -492,6 +537,7 @@ void LaunchImpl(const GridArg& grid, dim3 block, size_t smem, cudaStream_t strea
 }
 
 void* StaticShared(const void* tag, size_t bytes, const char* file, int line) {
+  TsanIgnore ignore;
   Launch& L = Current("__shared__");
   auto it = L.shared.find(tag);
   if (it != L.shared.end()) {
@@ -508,9 +554,13 @@ void* StaticShared(const void* tag, size_t bytes, const char* file, int line) {
   return p;
 }
 
-void* DynamicShared() { return Current("extern __shared__").dynamic; }
+void* DynamicShared() {
+  TsanIgnore ignore;
+  return Current("extern __shared__").dynamic;
+}
 
 void SyncThreads(const char* file, int line) {
+  TsanIgnore ignore;
   Launch& L = Current("__syncthreads");
   SimThread& t = *L.cur;
   if (L.direct) {
@@ -530,6 +580,7 @@ void SyncThreads(const char* file, int line) {
 }
 
 uint64_t WarpCollective(WarpOp op, unsigned mask, uint64_t value, int arg, int width, const char* file, int line) {
+  TsanIgnore ignore;
   Launch& L = Current(OpName(op));
   SimThread& t = *L.cur;
   if (L.direct) {
