@@ -202,10 +202,10 @@ MemoryReport CudaBackendMemory(const Graph& unfused, const WeightStore& w,
   MemoryReport r;
   r.weights = static_cast<int64_t>(L.blob_bytes);
   r.arena = PlanMemory(g, half ? 2 : 4).arena_bytes;
-  // Convolution scratch (at most the cap: the backend chooses every cuDNN algorithm, for
-  // the batch chunks it runs, or im2col band within it), then the style GEMM result, then the fp32
-  // copy of an fp16 GEMM input; the cuBLAS workspace; the style slice tables (32 bytes
-  // a slice, one allocation per group).
+  // Convolution scratch at the cap (the backend sizes each cuDNN algorithm's workspace
+  // for the batch chunks it runs, and each im2col band, within it), then the style GEMM
+  // result, then the fp32 copy of an fp16 GEMM input; the cuBLAS workspace; the style
+  // slice tables (32 bytes a slice, one allocation per group).
   int64_t slices = 0;
   for (const cuda::StyleGroupLayout& sg : L.groups)
     slices += static_cast<int64_t>(sg.slices.size());
