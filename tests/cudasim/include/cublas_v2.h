@@ -1,8 +1,8 @@
 // cudasim stand-in for <cublas_v2.h>: the cuBLAS calls our engine makes, written from
 // cuBLAS's documented semantics (column-major storage; op(A) is m x k, op(B) k x n,
 // C m x n; lda >= rows of A as stored; beta == 0 means C is not read). Operands are
-// range-checked against their device allocations. GEMMs accumulate in double, so
-// they are a reference, not a model of cuBLAS's rounding.
+// range-checked against their device allocations. GEMMs accumulate in fp32, in
+// OpenBLAS's order, not cuBLAS's.
 #pragma once
 
 #include <cstdint>

@@ -5,8 +5,12 @@
 // dimensions must cover the stored rows; when beta is 0, C is not read (so NaN there
 // does not propagate), as cuBLAS specifies. Every operand's extent is checked against
 // its device allocation, which is how a wrong transpose or leading dimension shows.
+// Products accumulate in fp32, as CUBLAS_COMPUTE_32F does.
 // Work goes to the handle's stream, so GEMMs are captured into CUDA graphs too.
+#include <cblas.h>
 #include <cublas_v2.h>
+
+#include <algorithm>
 
 #include <memory>
 #include <string>
@@ -62,29 +66,34 @@ bool Covered(const Operand& x, const char* name) {
   return DeviceRangeOk(x.p, extent * ElemSize(x.type), (std::string("cuBLAS GEMM operand ") + name).c_str());
 }
 
+// op(X) as a dense float matrix (rows x cols, column-major, leading dimension rows).
+std::vector<float> Dense(const Operand& x) {
+  std::vector<float> d(static_cast<size_t>(x.rows) * x.cols);
+  for (int c = 0; c < x.cols; ++c)
+    for (int r = 0; r < x.rows; ++r) d[static_cast<size_t>(c) * x.rows + r] = At(x, r, c);
+  return d;
+}
+
+// The product itself is OpenBLAS's column-major SGEMM on dense fp32 copies of op(A) and
+// op(B): the semantics above (transposes, leading dimensions, beta) are applied here, in
+// Dense() and in the write-back, not delegated.
 void Gemm(int m, int n, int k, float alpha, const Operand& a, const Operand& b, float beta, void* c,
           cudaDataType_t ct, int ldc) {
-  std::vector<double> acc(static_cast<size_t>(m));
-  std::vector<float> bcol(static_cast<size_t>(k));
-  // op(A) copied column by column once: (m x k), contiguous in m.
-  std::vector<float> am(static_cast<size_t>(m) * k);
-  for (int l = 0; l < k; ++l)
-    for (int i = 0; i < m; ++i) am[static_cast<size_t>(l) * m + i] = At(a, i, l);
-  for (int j = 0; j < n; ++j) {
-    std::fill(acc.begin(), acc.end(), 0.0);
-    for (int l = 0; l < k; ++l) {
-      const double bv = At(b, l, j);
-      const float* col = &am[static_cast<size_t>(l) * m];
-      for (int i = 0; i < m; ++i) acc[i] += static_cast<double>(col[i]) * bv;
-    }
+  if (m == 0 || n == 0) return;
+  const std::vector<float> am = Dense(a), bm = Dense(b);
+  std::vector<float> prod(static_cast<size_t>(m) * n, 0.f);
+  if (k > 0) {
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.f, am.data(), std::max(1, m), bm.data(),
+                std::max(1, k), 0.f, prod.data(), std::max(1, m));
+  }
+  for (int j = 0; j < n; ++j)
     for (int i = 0; i < m; ++i) {
       const size_t ci = static_cast<size_t>(j) * ldc + i;
-      double v = alpha * acc[i];
-      if (beta != 0.f) v += static_cast<double>(beta) * Read(c, ct, ci);
-      if (ct == CUDA_R_16F) static_cast<__half*>(c)[ci] = __float2half_rn(static_cast<float>(v));
-      else static_cast<float*>(c)[ci] = static_cast<float>(v);
+      float v = alpha * prod[static_cast<size_t>(j) * m + i];
+      if (beta != 0.f) v += beta * Read(c, ct, ci);
+      if (ct == CUDA_R_16F) static_cast<__half*>(c)[ci] = __float2half_rn(v);
+      else static_cast<float*>(c)[ci] = v;
     }
-  }
 }
 
 cublasStatus_t Validate(cublasHandle_t h, int m, int n, int k, const Operand& a, const Operand& b, const void* c,
