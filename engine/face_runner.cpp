@@ -11,16 +11,17 @@ Result<std::unique_ptr<FaceRunner>> FaceRunner::Create(std::shared_ptr<const Gpe
   auto r = std::unique_ptr<FaceRunner>(new FaceRunner());
   r->weights_ = std::move(weights);
   r->options_ = options;
-  GPEN_TRY(r->Replan(options.budget));
+  GPEN_TRY(r->Replan(options.budget, false));
   return r;
 }
 
-Status FaceRunner::Replan(int64_t budget) {
+Status FaceRunner::Replan(int64_t budget, bool measured) {
   PlanRequest req;
   req.device = options_.device;
   req.precision = options_.precision;
   req.faces = options_.faces;
   req.budget = budget;
+  req.budget_measured = measured;
   req.fixed_batch = options_.fixed_batch;
   GPEN_ASSIGN_OR_RETURN(plan_, ChooseRunPlan(*weights_, req));
   sessions_.clear();
@@ -66,7 +67,8 @@ Status FaceRunner::Run(const float* in, int64_t n, float* out) {
         auto free_now = CudaFreeMemory();
         if (free_now.ok()) budget = std::min(shrunk, free_now.value());
       }
-      GPEN_TRY(Replan(budget));
+      // A measured budget stays measured: the context it would count is already spent.
+      GPEN_TRY(Replan(budget, options_.budget == 0));
       continue;  // nothing of this chunk was written; run it again
     }
     GPEN_TRY(st);

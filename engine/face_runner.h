@@ -38,7 +38,8 @@ class FaceRunner {
   Status Run(const float* in, int64_t n, float* out);
 
  private:
-  Status Replan(int64_t budget);
+  // budget 0: measure; `measured`: budget is free memory measured now, not a user budget.
+  Status Replan(int64_t budget, bool measured);
   Status RunChunk(const float* in, int64_t n, float* out);
   std::shared_ptr<const GpenWeights> weights_;
   FaceRunnerOptions options_;

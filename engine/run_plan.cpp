@@ -80,10 +80,13 @@ Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
   plan.device = req.device;
   plan.precision = req.precision;
   plan.faces = std::max<int64_t>(1, req.faces);
-  const bool user_budget = req.budget > 0;
+  const bool user_budget = req.budget > 0 && !req.budget_measured;
   if (user_budget) {
     plan.budget = req.budget;
     plan.budget_source = "--vram-budget";
+  } else if (req.budget > 0) {
+    plan.budget = req.budget;
+    plan.budget_source = req.device == Device::kCuda ? "free GPU memory, measured again" : "available host memory";
   } else if (req.device == Device::kCuda) {
     GPEN_ASSIGN_OR_RETURN(plan.budget, CudaFreeMemory());
     plan.budget_source = "free GPU memory, measured";

@@ -37,6 +37,9 @@ struct PlanRequest {
   int64_t faces = 1;   // faces waiting to be restored
   int64_t budget = 0;  // bytes; 0 = measure (free VRAM, or available host memory)
   int64_t fixed_batch = 0;  // > 0: plan exactly this batch (enhance --batch N)
+  // The budget was measured (free memory on a device this process already uses, as
+  // when re-planning after an allocation failed): the CUDA context is then not a line.
+  bool budget_measured = false;
 };
 
 struct MemoryLine {

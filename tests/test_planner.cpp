@@ -158,6 +158,31 @@ TEST_CASE("planner choice: too small a budget names the minimum") {
   CHECK(plan.status().message().find("300.0 MiB") != std::string::npos);
 }
 
+// A re-plan after an allocation failed measures free memory on a device this process
+// already uses: its context is spent, so it is no line, unlike a --vram-budget's.
+TEST_CASE("planner choice: a measured re-plan budget does not count the CUDA context again") {
+  auto w = GpenWeights::ShapesOnly(GpenArch::Preset("bfr512").value());
+  REQUIRE(w.ok());
+  PlanRequest r;
+  r.device = Device::kCuda;
+  r.faces = 64;
+  r.budget = int64_t{3} << 30;
+  auto user = ChooseRunPlan(w.value(), r);
+  r.budget_measured = true;
+  auto measured = ChooseRunPlan(w.value(), r);
+  REQUIRE(user.ok());
+  REQUIRE(measured.ok());
+  auto has_context = [](const RunPlan& p) {
+    for (const MemoryLine& l : p.lines)
+      if (l.what.find("context") != std::string::npos) return true;
+    return false;
+  };
+  CHECK(has_context(user.value()));
+  CHECK_FALSE(has_context(measured.value()));
+  CHECK(measured->batch >= user->batch);
+  CHECK(measured->budget_source.find("measured") != std::string::npos);
+}
+
 TEST_CASE("planner choice: planned lines equal what the CPU backends allocate, tiled or not") {
   const GpenArch a = test::TinyArch(64, 64, 32);
   auto w = GpenWeights::Random(a, 9);
