@@ -37,13 +37,15 @@ Status FaceRunner::RunChunk(const float* in, int64_t n, float* out) {
   const BackendOptions bo = plan_.Options(options_.threads);
   if (plan_.tiled) {
     if (!tiled_) {
-      GPEN_ASSIGN_OR_RETURN(tiled_, TiledGpenSession::Create(weights_, go, plan_.tile, options_.device, bo));
+      GPEN_ASSIGN_OR_RETURN(
+          tiled_, TiledGpenSession::Create(weights_, go, plan_.tile, options_.device, bo));
     }
     return tiled_->Run(in, out);
   }
   auto it = sessions_.find(n);
   if (it == sessions_.end()) {
-    GPEN_ASSIGN_OR_RETURN(std::unique_ptr<GpenSession> s, GpenSession::Create(weights_, go, options_.device, bo));
+    GPEN_ASSIGN_OR_RETURN(std::unique_ptr<GpenSession> s,
+                          GpenSession::Create(weights_, go, options_.device, bo));
     it = sessions_.emplace(n, std::move(s)).first;
   }
   return it->second->Run(in, out);
@@ -57,9 +59,11 @@ Status FaceRunner::Run(const float* in, int64_t n, float* out) {
     Status st = RunChunk(in + done * in_px, m, out + done * out_px);
     if (st.code() == ErrorCode::kOutOfMemory && !(plan_.tiled && plan_.tile.tile <= 16)) {
       // A fixed batch is halved first; at one face the planner may tile.
-      if (options_.fixed_batch > 0) options_.fixed_batch = options_.fixed_batch > 1 ? options_.fixed_batch / 2 : 0;
+      if (options_.fixed_batch > 0)
+        options_.fixed_batch = options_.fixed_batch > 1 ? options_.fixed_batch / 2 : 0;
       const int64_t shrunk = plan_.budget * 7 / 10;
-      std::fprintf(stderr, "notice: %s\nnotice: planning again for less memory and retrying this batch\n",
+      std::fprintf(stderr,
+                   "notice: %s\nnotice: planning again for less memory and retrying this batch\n",
                    st.message().c_str());
       const bool measure = options_.budget == 0 && options_.device == Device::kCuda;
       int64_t budget = shrunk;

@@ -5,7 +5,8 @@
 // or a tiled session. If creating one still fails for lack of memory (another
 // process took some since the plan was made), it says so, plans again for what is
 // free now (or 70% of the previous budget), and goes on with a smaller batch or
-// tiles (a batch the user fixed is halved): no face is dropped. Run() accepts any number of faces up to batch().
+// tiles (a batch the user fixed is halved): no face is dropped. Run() accepts any number of faces
+// up to batch().
 #pragma once
 
 #include <map>

@@ -13,8 +13,10 @@ namespace gpen {
 
 std::string FormatBytes(int64_t b) {
   char buf[32];
-  if (b >= (int64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
-  else std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
+  if (b >= (int64_t{1} << 30))
+    std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
   return buf;
 }
 
@@ -29,8 +31,8 @@ int64_t AvailableHostMemory() {
   return int64_t{4} << 30;  // unknown: assume a small machine
 }
 
-std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo, Device d, int64_t batch,
-                                  const TileSpec* tile, bool count_context) {
+std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo, Device d,
+                                  int64_t batch, const TileSpec* tile, bool count_context) {
   GpenGraphOptions go;
   go.batch = batch;
   std::vector<Graph> graphs;
@@ -43,9 +45,11 @@ std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo
   MemoryReport sum;
   int64_t host_staging = 0;
   for (const Graph& g : graphs) {
-    const MemoryReport m = d == Device::kCpu ? CpuBackendMemory(g, w.store, nullptr) : CudaBackendMemory(g, w.store, bo);
+    const MemoryReport m = d == Device::kCpu ? CpuBackendMemory(g, w.store, nullptr)
+                                             : CudaBackendMemory(g, w.store, bo);
     // On the CPU every backend reports the shared fp32 weights; count them once.
-    sum.weights += (d == Device::kCpu && sum.weights > 0) ? m.weights - w.store.total_params() * 4 : m.weights;
+    sum.weights +=
+        (d == Device::kCpu && sum.weights > 0) ? m.weights - w.store.total_params() * 4 : m.weights;
     sum.arena += m.arena;
     sum.workspace += m.workspace;
   }
@@ -54,10 +58,15 @@ std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo
     for (int t : g.outputs()) host_staging += g.tensor(t).shape.numel() * 4;
   }
   std::vector<MemoryLine> lines;
-  if (d == Device::kCuda && count_context) lines.push_back({"CUDA context (estimate)", kCudaContextEstimate});
-  lines.push_back({d == Device::kCpu ? "weights (fp32 + prepared copies)" : "weights (device)", sum.weights});
-  lines.push_back({tile ? "activations (global + tile arenas, planned)" : "activations (planned arena)", sum.arena});
-  lines.push_back({d == Device::kCpu ? "convolution scratch" : "workspace (conv cap, GEMM, styles)", sum.workspace});
+  if (d == Device::kCuda && count_context)
+    lines.push_back({"CUDA context (estimate)", kCudaContextEstimate});
+  lines.push_back(
+      {d == Device::kCpu ? "weights (fp32 + prepared copies)" : "weights (device)", sum.weights});
+  lines.push_back(
+      {tile ? "activations (global + tile arenas, planned)" : "activations (planned arena)",
+       sum.arena});
+  lines.push_back({d == Device::kCpu ? "convolution scratch" : "workspace (conv cap, GEMM, styles)",
+                   sum.workspace});
   if (d == Device::kCpu) {
     const int64_t in = w.arch.in_size, out = w.arch.out_size;
     lines.push_back({"image buffers", batch * 3 * (in * in + out * out) * 4 + host_staging});
@@ -86,7 +95,8 @@ Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
     plan.budget_source = "--vram-budget";
   } else if (req.budget > 0) {
     plan.budget = req.budget;
-    plan.budget_source = req.device == Device::kCuda ? "free GPU memory, measured again" : "available host memory";
+    plan.budget_source =
+        req.device == Device::kCuda ? "free GPU memory, measured again" : "available host memory";
   } else if (req.device == Device::kCuda) {
     GPEN_ASSIGN_OR_RETURN(plan.budget, CudaFreeMemory());
     plan.budget_source = "free GPU memory, measured";
@@ -98,11 +108,15 @@ Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
   const int64_t usable = plan.budget - plan.margin;
   // Library workspaces: generous on large budgets, small on small ones.
   const int64_t mib = int64_t{1} << 20;
-  plan.conv_workspace_limit = plan.budget >= 8192 * mib ? 256 * mib : plan.budget >= 2048 * mib ? 64 * mib : 16 * mib;
+  plan.conv_workspace_limit = plan.budget >= 8192 * mib   ? 256 * mib
+                              : plan.budget >= 2048 * mib ? 64 * mib
+                                                          : 16 * mib;
   plan.cublas_workspace = plan.budget >= 2048 * mib ? 32 * mib : 4 * mib;
   const BackendOptions bo = plan.Options(0);
   const bool count_context = req.device == Device::kCuda && user_budget;
-  auto lines_for = [&](int64_t b, const TileSpec* t) { return PlanLines(w, bo, req.device, b, t, count_context); };
+  auto lines_for = [&](int64_t b, const TileSpec* t) {
+    return PlanLines(w, bo, req.device, b, t, count_context);
+  };
 
   const int64_t cap = req.device == Device::kCuda ? kMaxBatchCuda : kMaxBatchCpu;
   const int64_t hi = req.fixed_batch > 0 ? req.fixed_batch : std::min(plan.faces, cap);
@@ -164,7 +178,8 @@ Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
     }
   }
   return OutOfMemory("a memory budget of " + FormatBytes(plan.budget) + " (" + plan.budget_source +
-                         ") is too small for " + a.ToString() + ": the smallest configuration needs " +
+                         ") is too small for " + a.ToString() +
+                         ": the smallest configuration needs " +
                          FormatBytes(smallest + plan.margin) + " including a margin of " +
                          FormatBytes(plan.margin),
                      req.device == Device::kCpu ? "give a larger --vram-budget or free host memory"
@@ -184,23 +199,23 @@ BackendOptions RunPlan::Options(int threads) const {
 
 std::string RunPlan::Describe() const {
   std::ostringstream os;
-  os << "plan: " << (device == Device::kCuda ? "cuda " : "cpu ") << (precision == Precision::kFp16 ? "fp16" : "fp32")
-     << ", batch " << batch;
+  os << "plan: " << (device == Device::kCuda ? "cuda " : "cpu ")
+     << (precision == Precision::kFp16 ? "fp16" : "fp32") << ", batch " << batch;
   if (tiled) {
-    os << ", tiled from " << tile.split_res << "x" << tile.split_res << ": " << tiles_per_face << " tiles of "
-       << tile.tile << "x" << tile.tile << " per face";
+    os << ", tiled from " << tile.split_res << "x" << tile.split_res << ": " << tiles_per_face
+       << " tiles of " << tile.tile << "x" << tile.tile << " per face";
   } else {
     os << ", untiled";
   }
-  os << ", " << passes << " pass" << (passes == 1 ? "" : "es") << " for " << faces << " face" << (faces == 1 ? "" : "s")
-     << "\n";
+  os << ", " << passes << " pass" << (passes == 1 ? "" : "es") << " for " << faces << " face"
+     << (faces == 1 ? "" : "s") << "\n";
   for (const MemoryLine& l : lines) {
     os << "  " << l.what;
     if (l.what.size() < 44) os << std::string(44 - l.what.size(), ' ');
     os << FormatBytes(l.bytes) << "\n";
   }
-  os << "  planned peak" << std::string(32, ' ') << FormatBytes(total) << " of " << FormatBytes(budget) << " ("
-     << budget_source << ", margin " << FormatBytes(margin) << ")\n";
+  os << "  planned peak" << std::string(32, ' ') << FormatBytes(total) << " of "
+     << FormatBytes(budget) << " (" << budget_source << ", margin " << FormatBytes(margin) << ")\n";
   return os.str();
 }
 
@@ -208,13 +223,15 @@ std::string RunPlan::Json() const {
   std::ostringstream os;
   os << "{\"device\":\"" << (device == Device::kCuda ? "cuda" : "cpu") << "\",\"precision\":\""
      << (precision == Precision::kFp16 ? "fp16" : "fp32") << "\",\"batch\":" << batch
-     << ",\"tiled\":" << (tiled ? "true" : "false") << ",\"split_res\":" << (tiled ? tile.split_res : 0)
-     << ",\"tile\":" << (tiled ? tile.tile : 0) << ",\"tiles_per_face\":" << tiles_per_face
-     << ",\"faces\":" << faces << ",\"passes\":" << passes << ",\"planned_peak_bytes\":" << total
-     << ",\"budget_bytes\":" << budget << ",\"budget_source\":\"" << budget_source << "\",\"margin_bytes\":" << margin
-     << ",\"lines\":[";
+     << ",\"tiled\":" << (tiled ? "true" : "false")
+     << ",\"split_res\":" << (tiled ? tile.split_res : 0) << ",\"tile\":" << (tiled ? tile.tile : 0)
+     << ",\"tiles_per_face\":" << tiles_per_face << ",\"faces\":" << faces
+     << ",\"passes\":" << passes << ",\"planned_peak_bytes\":" << total
+     << ",\"budget_bytes\":" << budget << ",\"budget_source\":\"" << budget_source
+     << "\",\"margin_bytes\":" << margin << ",\"lines\":[";
   for (size_t i = 0; i < lines.size(); ++i) {
-    os << (i ? "," : "") << "{\"what\":\"" << lines[i].what << "\",\"bytes\":" << lines[i].bytes << "}";
+    os << (i ? "," : "") << "{\"what\":\"" << lines[i].what << "\",\"bytes\":" << lines[i].bytes
+       << "}";
   }
   os << "]}";
   return os.str();

@@ -34,8 +34,8 @@ inline constexpr int64_t kMaxBatchCpu = 4;
 struct PlanRequest {
   Device device = Device::kCpu;
   Precision precision = Precision::kFp32;
-  int64_t faces = 1;   // faces waiting to be restored
-  int64_t budget = 0;  // bytes; 0 = measure (free VRAM, or available host memory)
+  int64_t faces = 1;        // faces waiting to be restored
+  int64_t budget = 0;       // bytes; 0 = measure (free VRAM, or available host memory)
   int64_t fixed_batch = 0;  // > 0: plan exactly this batch (enhance --batch N)
   // The budget was measured (free memory on a device this process already uses, as
   // when re-planning after an allocation failed): the CUDA context is then not a line.
@@ -57,7 +57,7 @@ struct RunPlan {
   int64_t faces = 1;
   int64_t passes = 1;  // batches needed for all faces
   std::vector<MemoryLine> lines;
-  int64_t total = 0;   // planned peak, the sum of the lines
+  int64_t total = 0;  // planned peak, the sum of the lines
   int64_t budget = 0;
   std::string budget_source;
   int64_t margin = 0;
@@ -71,8 +71,8 @@ struct RunPlan {
 };
 
 // The planned lines of one configuration (batch, optional tiling); no allocation.
-std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& o, Device d, int64_t batch,
-                                  const TileSpec* tile, bool count_context);
+std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& o, Device d,
+                                  int64_t batch, const TileSpec* tile, bool count_context);
 
 Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& request);
 

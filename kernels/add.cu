@@ -6,7 +6,9 @@ namespace gpen::kernels {
 
 namespace {
 __global__ void AddKernel(AddParams p) {
-  GPEN_GRID_STRIDE(i, p.n) { p.y[i] = p.a[i] + p.b[i]; }
+  GPEN_GRID_STRIDE(i, p.n) {
+    p.y[i] = p.a[i] + p.b[i];
+  }
 }
 }  // namespace
 

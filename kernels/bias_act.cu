@@ -23,10 +23,14 @@ void LaunchBiasAct(BiasActParams p, cudaStream_t stream) {
   const int64_t n = p.n * p.c * p.hw;
   const unsigned g = GridFor(n, 256);
   const bool xh = p.x_type == StorageType::kF16, yh = p.y_type == StorageType::kF16;
-  if (xh && yh) Launch(BiasActKernel<__half, __half>, g, 256, 0, stream, p);
-  else if (xh) Launch(BiasActKernel<__half, float>, g, 256, 0, stream, p);
-  else if (yh) Launch(BiasActKernel<float, __half>, g, 256, 0, stream, p);
-  else Launch(BiasActKernel<float, float>, g, 256, 0, stream, p);
+  if (xh && yh)
+    Launch(BiasActKernel<__half, __half>, g, 256, 0, stream, p);
+  else if (xh)
+    Launch(BiasActKernel<__half, float>, g, 256, 0, stream, p);
+  else if (yh)
+    Launch(BiasActKernel<float, __half>, g, 256, 0, stream, p);
+  else
+    Launch(BiasActKernel<float, float>, g, 256, 0, stream, p);
   CUDA_CHECK(cudaGetLastError());
 }
 

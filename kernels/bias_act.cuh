@@ -10,10 +10,10 @@
 namespace gpen::kernels {
 
 struct BiasActParams {
-  const void* x;       // (N, C, HW), may equal y
+  const void* x;  // (N, C, HW), may equal y
   void* y;
   StorageType x_type, y_type;
-  const float* bias;   // (C)
+  const float* bias;  // (C)
   float bias_scale;
   bool act;
   int64_t n, c, hw;

@@ -21,10 +21,10 @@
 
 // Driver/runtime errors are programmer errors here (bad launch, bad pointer); user
 // errors such as out-of-memory are checked explicitly by the backend and returned.
-#define CUDA_CHECK(expr)                                                         \
-  do {                                                                           \
-    const cudaError_t gpen_cuda_err_ = (expr);                                   \
-    if (gpen_cuda_err_ != cudaSuccess)                                           \
+#define CUDA_CHECK(expr)                                                                \
+  do {                                                                                  \
+    const cudaError_t gpen_cuda_err_ = (expr);                                          \
+    if (gpen_cuda_err_ != cudaSuccess)                                                  \
       ::gpen::FailCheck(#expr, __FILE__, __LINE__, cudaGetErrorString(gpen_cuda_err_)); \
   } while (0)
 
@@ -48,24 +48,31 @@ inline unsigned GridFor(int64_t n, unsigned block) {
 #if defined(GPEN_CUDASIM)
 // CPU emulator: the launch site's file and line travel with the grid, for messages.
 template <typename... P, typename... A>
-inline void Launch(void (*kernel)(P...), ::cudasim::GridArg grid, dim3 block, size_t smem, cudaStream_t stream,
-                   A&&... args) {
+inline void Launch(void (*kernel)(P...), ::cudasim::GridArg grid, dim3 block, size_t smem,
+                   cudaStream_t stream, A&&... args) {
   ::cudasim::Launch(kernel, grid, block, smem, stream, std::forward<A>(args)...);
 }
 #define GPEN_SHARED(T, name, n) GPEN_SIM_STATIC_SHARED(T, name, n)
 #define GPEN_DYNAMIC_SHARED(T, name) GPEN_SIM_DYNAMIC_SHARED(T, name)
 #elif defined(__CUDACC__)
 template <typename... P, typename... A>
-inline void Launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A&&... args) {
-  kernel<<<grid, block, smem, stream>>>(std::forward<A>(args)...);
+inline void Launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                   A&&... args) {
+  kernel<<<grid, block, smem, stream> > >(std::forward<A>(args)...);
 }
 #define GPEN_SHARED(T, name, n) __shared__ T name[n]
 #define GPEN_DYNAMIC_SHARED(T, name) extern __shared__ T name[]
 #endif
 
-__device__ __forceinline__ float Load(const float* p, int64_t i) { return p[i]; }
-__device__ __forceinline__ float Load(const __half* p, int64_t i) { return __half2float(p[i]); }
-__device__ __forceinline__ void Store(float* p, int64_t i, float v) { p[i] = v; }
+__device__ __forceinline__ float Load(const float* p, int64_t i) {
+  return p[i];
+}
+__device__ __forceinline__ float Load(const __half* p, int64_t i) {
+  return __half2float(p[i]);
+}
+__device__ __forceinline__ void Store(float* p, int64_t i, float v) {
+  p[i] = v;
+}
 // Comparisons, not fminf/fmaxf: those return the other operand for NaN.
 __device__ __forceinline__ void Store(__half* p, int64_t i, float v) {
   p[i] = __float2half_rn(v > 65504.f ? 65504.f : (v < -65504.f ? -65504.f : v));
@@ -76,7 +83,7 @@ __device__ __forceinline__ float LeakyReluSqrt2(float v) {
 }
 
 // Grid-stride loop: the tail guard for any element count.
-#define GPEN_GRID_STRIDE(i, n)                                                    \
+#define GPEN_GRID_STRIDE(i, n)                                                           \
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(blockDim.x) * gridDim.x)
 

@@ -7,7 +7,9 @@ namespace {
 template <typename T>
 __global__ void ConstInputKernel(ConstInputParams p) {
   T* y = static_cast<T*>(p.y);
-  GPEN_GRID_STRIDE(i, p.per_sample * p.batch) { Store(y, i, p.param[i % p.per_sample]); }
+  GPEN_GRID_STRIDE(i, p.per_sample * p.batch) {
+    Store(y, i, p.param[i % p.per_sample]);
+  }
 }
 }  // namespace
 

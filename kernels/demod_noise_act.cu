@@ -1,7 +1,7 @@
 // demod_noise_act: one thread per output element of the (N, 2C, HW) result.
 #include "core/noise.h"
-#include "noise_index.cuh"
 #include "demod_noise_act.cuh"
+#include "noise_index.cuh"
 
 namespace gpen::kernels {
 

@@ -13,9 +13,9 @@
 namespace gpen::kernels {
 
 struct DemodNoiseActParams {
-  const void* y;      // (N, C, HW) raw convolution output
-  const float* d;     // (N, C) demodulation
-  const void* feat;   // (N, C, HW) encoder feature, or null for seeded N(0, 1) noise
+  const void* y;     // (N, C, HW) raw convolution output
+  const float* d;    // (N, C) demodulation
+  const void* feat;  // (N, C, HW) encoder feature, or null for seeded N(0, 1) noise
   uint64_t seed;
   // Seeded noise of a window: origin (y0, x0) in the untiled (N, C, full_h, full_w)
   // tensor whose flat index seeds each value (full_h == 0: the tensor is untiled).

@@ -11,8 +11,8 @@
 namespace gpen::kernels {
 
 struct Im2colParams {
-  const void* x;   // (Cin, H, W) one sample
-  void* cols;      // (Cin * k * k, rows * Wo)
+  const void* x;  // (Cin, H, W) one sample
+  void* cols;     // (Cin * k * k, rows * Wo)
   StorageType type;
   int64_t cin, h, w, wo;
   int k, stride, pad;

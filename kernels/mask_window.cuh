@@ -15,8 +15,8 @@ struct MaskWindowParams {
   void* y;
   StorageType type;
   int64_t planes, h, w;
-  int64_t y0, x0;        // static part of the window origin
-  const float* origin;   // (2) runtime tile origin, or null; adds origin / div
+  int64_t y0, x0;       // static part of the window origin
+  const float* origin;  // (2) runtime tile origin, or null; adds origin / div
   int div;
   int64_t full_h, full_w;
 };

@@ -40,8 +40,9 @@ void LaunchModConv1x1(ModConv1x1Params p, cudaStream_t stream) {
   GPEN_CHECK_MSG(p.cout <= kMaxOut, "mod_conv1x1 handles at most " << kMaxOut << " outputs");
   const size_t smem = static_cast<size_t>(p.cout * p.cin) * sizeof(float);
   GPEN_CHECK(smem <= 48 * 1024);
-  const dim3 grid(static_cast<unsigned>(std::min<int64_t>({(p.hw + 255) / 256, 4096, MaxGridBlocks()})),
-                  static_cast<unsigned>(p.n));
+  const dim3 grid(
+      static_cast<unsigned>(std::min<int64_t>({(p.hw + 255) / 256, 4096, MaxGridBlocks()})),
+      static_cast<unsigned>(p.n));
   if (p.x_type == StorageType::kF16) {
     Launch(ModConv1x1Kernel<__half>, grid, 256, smem, stream, p);
   } else {

@@ -13,12 +13,12 @@
 namespace gpen::kernels {
 
 struct ModConv1x1Params {
-  const void* x;    // (N, Cin, HW)
+  const void* x;  // (N, Cin, HW)
   StorageType x_type;
-  const float* s;   // (N, Cin)
-  const float* w;   // (Cout, Cin), fp32
+  const float* s;  // (N, Cin)
+  const float* w;  // (Cout, Cin), fp32
   float scale;
-  float* out;       // (N, Cout, HW), fp32
+  float* out;  // (N, Cout, HW), fp32
   int64_t n, cin, cout, hw;
 };
 

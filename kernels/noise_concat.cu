@@ -1,7 +1,7 @@
 // noise_concat: one thread per output element.
 #include "core/noise.h"
-#include "noise_index.cuh"
 #include "noise_concat.cuh"
+#include "noise_index.cuh"
 
 namespace gpen::kernels {
 
@@ -19,8 +19,10 @@ __global__ void NoiseConcatKernel(NoiseConcatParams p) {
     const int64_t src = (b * p.c + ch % p.c) * p.hw + pix;
     const float nz = feat ? Load(feat, src) : HashNormal(p.seed, NoiseIndex(p, b, ch % p.c, pix));
     float v;
-    if (!p.concat) v = Load(x, src) + p.weight * nz;
-    else v = ch < p.c ? Load(x, src) : p.weight * nz;
+    if (!p.concat)
+      v = Load(x, src) + p.weight * nz;
+    else
+      v = ch < p.c ? Load(x, src) : p.weight * nz;
     Store(y, i, v);
   }
 }

@@ -21,7 +21,7 @@ struct NoiseConcatParams {
   int div;
   float weight;
   bool concat;
-  void* y;           // (N, 2C, HW) or (N, C, HW)
+  void* y;  // (N, 2C, HW) or (N, C, HW)
   StorageType type;
   int64_t n, c, hw;
   int64_t w;  // width of the tensor (hw / w rows)

@@ -10,7 +10,9 @@ __global__ void ScaleChannelsKernel(ScaleChannelsParams p) {
   const T* x = static_cast<const T*>(p.x);
   T* y = static_cast<T*>(p.y);
   const int64_t total = p.planes * p.hw;
-  GPEN_GRID_STRIDE(i, total) { Store(y, i, Load(x, i) * p.s[i / p.hw]); }
+  GPEN_GRID_STRIDE(i, total) {
+    Store(y, i, Load(x, i) * p.s[i / p.hw]);
+  }
 }
 
 }  // namespace

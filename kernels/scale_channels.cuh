@@ -11,10 +11,10 @@
 namespace gpen::kernels {
 
 struct ScaleChannelsParams {
-  const void* x;     // (N*C, HW), may equal y
+  const void* x;  // (N*C, HW), may equal y
   void* y;
   StorageType type;
-  const float* s;    // (N*C)
+  const float* s;  // (N*C)
   int64_t planes, hw;
 };
 

@@ -12,15 +12,15 @@
 namespace gpen::kernels {
 
 struct StyleSlice {
-  float* dst;        // (N, count)
-  int64_t offset;    // first column in the GEMM result
+  float* dst;      // (N, count)
+  int64_t offset;  // first column in the GEMM result
   int64_t count;
-  int normalize;     // divide by max |s| per sample
+  int normalize;  // divide by max |s| per sample
 };
 
 struct StyleScatterParams {
-  const float* all;        // (N, total) GEMM result, already scaled
-  const float* bias;       // (total), times bias_scale
+  const float* all;   // (N, total) GEMM result, already scaled
+  const float* bias;  // (total), times bias_scale
   float bias_scale;
   const StyleSlice* slices;  // device array
   int64_t num_slices, n, total;

@@ -22,7 +22,8 @@ __global__ void Upfirdn2dKernel(Upfirdn2dParams p) {
       for (int b = 0; b < p.kw; ++b) {
         const int64_t u = ox * p.down + b - p.pad0;
         if (u < 0 || u % p.up != 0 || u / p.up >= p.w) continue;
-        acc += Load(xp, (v / p.up) * p.w + u / p.up) * p.kernel[(p.kh - 1 - a) * p.kw + (p.kw - 1 - b)];
+        acc += Load(xp, (v / p.up) * p.w + u / p.up) *
+               p.kernel[(p.kh - 1 - a) * p.kw + (p.kw - 1 - b)];
       }
     }
     Store(y, i, acc);

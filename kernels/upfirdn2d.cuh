@@ -16,8 +16,8 @@ struct Upfirdn2dParams {
   StorageType type;
   int64_t planes, h, w, ho, wo;
   int up, down, pad0;
-  int kh, kw;         // at most 8 x 8
-  float kernel[64];   // row-major, NOT flipped (the kernel flips)
+  int kh, kw;        // at most 8 x 8
+  float kernel[64];  // row-major, NOT flipped (the kernel flips)
 };
 
 void LaunchUpfirdn2d(Upfirdn2dParams p, cudaStream_t stream);

@@ -26,15 +26,15 @@
 #include "col2im.cuh"
 #include "compare.h"
 #include "const_input.cuh"
-#include "crop.cuh"
 #include "core/half.h"
 #include "cpu/ops.h"
+#include "crop.cuh"
 #include "demod_coef.cuh"
 #include "demod_noise_act.cuh"
 #include "fixtures.h"
 #include "im2col.cuh"
-#include "mask_window.cuh"
 #include "image/image.h"
+#include "mask_window.cuh"
 #include "mod_conv1x1.cuh"
 #include "noise_concat.cuh"
 #include "npy.h"
@@ -133,13 +133,16 @@ TEST_CASE("gpu op upfirdn2d against cpu::Upfirdn2d") {
       const int64_t c = 5, h = 13, w = 17;
       const auto x = Rounded(Random(n * c * h * w, 1), t);
       const auto k = Random(16, 2, 0.f, 1.f);
-      struct Case { int up, down, pad0, pad1; };
+      struct Case {
+        int up, down, pad0, pad1;
+      };
       for (Case cs : {Case{1, 1, 2, 2}, Case{1, 1, 1, 1}, Case{2, 1, 2, 1}, Case{1, 2, 1, 1}}) {
         const int64_t ho = (h * cs.up + cs.pad0 + cs.pad1 - 4) / cs.down + 1;
         const int64_t wo = (w * cs.up + cs.pad0 + cs.pad1 - 4) / cs.down + 1;
         const Shape ys{n, c, ho, wo};
         std::vector<float> want(static_cast<size_t>(ys.numel()));
-        cpu::Upfirdn2d(x.data(), {n, c, h, w}, k.data(), 4, 4, cs.up, cs.down, cs.pad0, cs.pad1, want.data(), ys);
+        cpu::Upfirdn2d(x.data(), {n, c, h, w}, k.data(), 4, 4, cs.up, cs.down, cs.pad0, cs.pad1,
+                       want.data(), ys);
         Dev dx(x, t), dy(static_cast<size_t>(ys.numel()), t);
         kernels::Upfirdn2dParams p{};
         p.x = dx.get();
@@ -188,7 +191,8 @@ TEST_CASE("gpu op bias_act, scale_channels, add, const_input, cast, pixel_norm")
     Expect("const_input", t, dc.Download(), {n, c, 4, 4}, Rounded(cw, t));
 
     Dev df(x.size(), StorageType::kF32);
-    kernels::LaunchCast({dx.get(), t, df.get(), StorageType::kF32, static_cast<int64_t>(x.size())}, nullptr);
+    kernels::LaunchCast({dx.get(), t, df.get(), StorageType::kF32, static_cast<int64_t>(x.size())},
+                        nullptr);
     Expect("cast", t, df.Download(), s, x);
   }
   const auto a = Random(1001, 7), b = Random(1001, 8);
@@ -241,8 +245,9 @@ TEST_CASE("gpu op demod_coef and style_scatter against the CPU ops") {
   void* dsl = nullptr;
   CUDA_CHECK(cudaMalloc(&dsl, sl.size() * sizeof(sl[0])));
   CUDA_CHECK(cudaMemcpy(dsl, sl.data(), sl.size() * sizeof(sl[0]), cudaMemcpyHostToDevice));
-  kernels::LaunchStyleScatter({dall.f(), dball.f(), 1.f, static_cast<const kernels::StyleSlice*>(dsl), 2, n, total},
-                              nullptr);
+  kernels::LaunchStyleScatter(
+      {dall.f(), dball.f(), 1.f, static_cast<const kernels::StyleSlice*>(dsl), 2, n, total},
+      nullptr);
   Expect("style_scatter", StorageType::kF32, d1.Download(), {n, cin}, s1);
   // The second slice is normalised by its per-sample max |s|.
   for (int64_t b = 0; b < n; ++b) {
@@ -267,7 +272,8 @@ TEST_CASE("gpu op demod_noise_act == ScaleChannels -> NoiseConcat -> BiasAct") {
         const auto bias = Random(2 * c, 20);
         std::vector<float> yd(y.size()), want(static_cast<size_t>(ys.numel()));
         cpu::ScaleChannels(y.data(), xs, d.data(), yd.data());
-        cpu::NoiseConcat(yd.data(), xs, with_feat ? feat.data() : nullptr, {77}, 0.3f, true, want.data());
+        cpu::NoiseConcat(yd.data(), xs, with_feat ? feat.data() : nullptr, {77}, 0.3f, true,
+                         want.data());
         cpu::BiasAct(want.data(), ys, bias.data(), 1.f, true, want.data());
         Dev dy(y, t), df(feat, t), dd(d, StorageType::kF32), db(bias, StorageType::kF32);
         Dev dout(static_cast<size_t>(ys.numel()), t);
@@ -288,11 +294,13 @@ TEST_CASE("gpu op demod_noise_act == ScaleChannels -> NoiseConcat -> BiasAct") {
         p.hw = h * w;
         p.w = w;
         kernels::LaunchDemodNoiseAct(p, nullptr);
-        Expect(with_feat ? "demod_noise_act" : "demod_noise_act (seeded noise)", t, dout.Download(), ys, want);
+        Expect(with_feat ? "demod_noise_act" : "demod_noise_act (seeded noise)", t, dout.Download(),
+               ys, want);
 
         // The unfused kernel too.
         std::vector<float> nc(static_cast<size_t>(ys.numel()));
-        cpu::NoiseConcat(y.data(), xs, with_feat ? feat.data() : nullptr, {77}, 0.3f, true, nc.data());
+        cpu::NoiseConcat(y.data(), xs, with_feat ? feat.data() : nullptr, {77}, 0.3f, true,
+                         nc.data());
         Dev dnc(static_cast<size_t>(ys.numel()), t);
         kernels::NoiseConcatParams q{};
         q.x = dy.get();
@@ -328,7 +336,8 @@ TEST_CASE("gpu op mod_conv1x1 == ScaleChannels -> Conv2d(1x1)") {
       cpu::Conv2d(xm.data(), xs, wt.data(), 1, scale, 1, 0, want.data(), ys, &ws);
       Dev dx(x, t), ds(s, StorageType::kF32), dw(wt, StorageType::kF32);
       Dev dy(static_cast<size_t>(ys.numel()), StorageType::kF32);
-      kernels::LaunchModConv1x1({dx.get(), t, ds.f(), dw.f(), scale, dy.f(), n, cin, cout, h * w}, nullptr);
+      kernels::LaunchModConv1x1({dx.get(), t, ds.f(), dw.f(), scale, dy.f(), n, cin, cout, h * w},
+                                nullptr);
       // fp32 output even from fp16 input: only the input was rounded, so fp32 bounds.
       Expect("mod_conv1x1", StorageType::kF32, dy.Download(), ys, want);
     }
@@ -353,7 +362,8 @@ TEST_CASE("gpu op im2col and col2im against host formulas") {
                 (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[(c * h + iy) * w + ix] : 0.f;
           }
     Dev dx(x, t), dc(want.size(), t);
-    kernels::LaunchIm2col({dx.get(), dc.get(), t, cin, h, w, wo, int(k), stride, pad, row0, rows}, nullptr);
+    kernels::LaunchIm2col({dx.get(), dc.get(), t, cin, h, w, wo, int(k), stride, pad, row0, rows},
+                          nullptr);
     Expect("im2col", t, dc.Download(), {int64_t(want.size())}, want);
 
     // col2im of a band equals the transposed convolution restricted to that band.
@@ -365,7 +375,8 @@ TEST_CASE("gpu op im2col and col2im against host formulas") {
         for (int64_t kx = 0; kx < k; ++kx)
           for (int64_t iy = 0; iy < 2; ++iy)
             for (int64_t ix = 0; ix < iw; ++ix)
-              wantc[(o * oh + 2 * (1 + iy) + ky) * ow + 2 * ix + kx] += cols[((o * k + ky) * k + kx) * 2 * iw + iy * iw + ix];
+              wantc[(o * oh + 2 * (1 + iy) + ky) * ow + 2 * ix + kx] +=
+                  cols[((o * k + ky) * k + kx) * 2 * iw + iy * iw + ix];
     Dev dcols(cols, StorageType::kF32), dy(y0, t);
     kernels::LaunchCol2im({dcols.f(), dy.get(), t, cout, iw, oh, ow, int(k), 1, 2}, nullptr);
     Expect("col2im", t, dy.Download(), {cout, oh, ow}, wantc);
@@ -387,14 +398,15 @@ TEST_CASE("gpu op crop and mask_window against cpu::Crop and cpu::MaskWindow") {
       // A window whose origin is (static part) + (runtime origin) / div, overlapping the
       // image's top-left corner and its right edge, as tiles at the borders do.
       const std::vector<float> origin = {-16.f, 40.f};  // top-resolution pixels
-      const int div = 4;                                 // this tensor is at 1/4 of it
+      const int div = 4;                                // this tensor is at 1/4 of it
       const int64_t sy0 = 1, sx0 = -3, full_h = 11, full_w = 15;
       const int64_t wy0 = sy0 + static_cast<int64_t>(origin[0]) / div;
       const int64_t wx0 = sx0 + static_cast<int64_t>(origin[1]) / div;
       std::vector<float> masked(x.size());
       cpu::MaskWindow(x.data(), xs, wy0, wx0, full_h, full_w, masked.data());
       Dev dorigin(origin, StorageType::kF32), dm(x.size(), t);
-      kernels::MaskWindowParams mp{dx.get(), dm.get(), t, n * c, h, w, sy0, sx0, dorigin.f(), div, full_h, full_w};
+      kernels::MaskWindowParams mp{dx.get(), dm.get(), t,           n * c, h,      w,
+                                   sy0,      sx0,      dorigin.f(), div,   full_h, full_w};
       kernels::LaunchMaskWindow(mp, nullptr);
       Expect("mask_window", t, dm.Download(), xs, masked);
       // In place, as the graph runs it (the node's output reuses its input).
@@ -413,7 +425,9 @@ TEST_CASE("gpu op crop and mask_window against cpu::Crop and cpu::MaskWindow") {
 // loop's later passes (real sizes would need over half a billion elements).
 class GridCap {
  public:
-  explicit GridCap(unsigned blocks) : saved_(kernels::MaxGridBlocks()) { kernels::MaxGridBlocks() = blocks; }
+  explicit GridCap(unsigned blocks) : saved_(kernels::MaxGridBlocks()) {
+    kernels::MaxGridBlocks() = blocks;
+  }
   ~GridCap() { kernels::MaxGridBlocks() = saved_; }
 
  private:
@@ -463,13 +477,17 @@ TEST_CASE("gpu op grid-stride loops past the grid cap (second and later passes)"
   }
   // mod_conv1x1 strides over pixels with its own grid (capped the same way).
   const int64_t n = 2, cin = 9, cout = 3, hw = 13 * 17;
-  const auto x = Random(n * cin * hw, 31), sv = Random(n * cin, 32, 0.1f, 2.f), wt = Random(cout * cin, 33);
+  const auto x = Random(n * cin * hw, 31), sv = Random(n * cin, 32, 0.1f, 2.f),
+             wt = Random(cout * cin, 33);
   std::vector<float> xm(x.size()), want(static_cast<size_t>(n * cout * hw));
   cpu::ScaleChannels(x.data(), {n, cin, 13, 17}, sv.data(), xm.data());
   cpu::Workspace ws;
-  cpu::Conv2d(xm.data(), {n, cin, 13, 17}, wt.data(), 1, 0.5f, 1, 0, want.data(), {n, cout, 13, 17}, &ws);
-  Dev dx(x, StorageType::kF32), ds(sv, StorageType::kF32), dw(wt, StorageType::kF32), dy(want.size(), StorageType::kF32);
-  kernels::LaunchModConv1x1({dx.get(), StorageType::kF32, ds.f(), dw.f(), 0.5f, dy.f(), n, cin, cout, hw}, nullptr);
+  cpu::Conv2d(xm.data(), {n, cin, 13, 17}, wt.data(), 1, 0.5f, 1, 0, want.data(), {n, cout, 13, 17},
+              &ws);
+  Dev dx(x, StorageType::kF32), ds(sv, StorageType::kF32), dw(wt, StorageType::kF32),
+      dy(want.size(), StorageType::kF32);
+  kernels::LaunchModConv1x1(
+      {dx.get(), StorageType::kF32, ds.f(), dw.f(), 0.5f, dy.f(), n, cin, cout, hw}, nullptr);
   Expect("mod_conv1x1 past the cap", StorageType::kF32, dy.Download(), {n, cout, 13, 17}, want);
 }
 
@@ -485,14 +503,18 @@ TEST_CASE("gpu op real channel counts: Cin 1024, batch 2") {
   std::vector<float> xm(x.size()), want(static_cast<size_t>(n * cout * h * w));
   cpu::ScaleChannels(x.data(), {n, cin, h, w}, s.data(), xm.data());
   cpu::Workspace ws;
-  cpu::Conv2d(xm.data(), {n, cin, h, w}, wt.data(), 1, scale, 1, 0, want.data(), {n, cout, h, w}, &ws);
+  cpu::Conv2d(xm.data(), {n, cin, h, w}, wt.data(), 1, scale, 1, 0, want.data(), {n, cout, h, w},
+              &ws);
   for (StorageType t : kTypes) {
     const auto xr = Rounded(x, t);
     std::vector<float> xmr(x.size()), wantr(want.size());
     cpu::ScaleChannels(xr.data(), {n, cin, h, w}, s.data(), xmr.data());
-    cpu::Conv2d(xmr.data(), {n, cin, h, w}, wt.data(), 1, scale, 1, 0, wantr.data(), {n, cout, h, w}, &ws);
-    Dev dx(xr, t), ds(s, StorageType::kF32), dw(wt, StorageType::kF32), dy(want.size(), StorageType::kF32);
-    kernels::LaunchModConv1x1({dx.get(), t, ds.f(), dw.f(), scale, dy.f(), n, cin, cout, h * w}, nullptr);
+    cpu::Conv2d(xmr.data(), {n, cin, h, w}, wt.data(), 1, scale, 1, 0, wantr.data(),
+                {n, cout, h, w}, &ws);
+    Dev dx(xr, t), ds(s, StorageType::kF32), dw(wt, StorageType::kF32),
+        dy(want.size(), StorageType::kF32);
+    kernels::LaunchModConv1x1({dx.get(), t, ds.f(), dw.f(), scale, dy.f(), n, cin, cout, h * w},
+                              nullptr);
     // fp32 output from (rounded) inputs: only the summation order differs, over 1024 terms.
     Expect("mod_conv1x1 cin 1024", StorageType::kF32, dy.Download(), {n, cout, h, w}, wantr);
   }
@@ -519,13 +541,15 @@ TEST_CASE("gpu op real channel counts: Cin 1024, batch 2") {
     for (int64_t j = 0; j < cin; ++j) m = std::max(m, std::fabs(all[b * cin + j] + bias[j] * 0.5f));
     for (int64_t j = 0; j < cin; ++j) styles[b * cin + j] = (all[b * cin + j] + bias[j] * 0.5f) / m;
   }
-  Dev dall(all, StorageType::kF32), dbias(bias, StorageType::kF32), dst(styles.size(), StorageType::kF32);
+  Dev dall(all, StorageType::kF32), dbias(bias, StorageType::kF32),
+      dst(styles.size(), StorageType::kF32);
   const kernels::StyleSlice slice{dst.f(), 0, cin, 1};
   void* dslice = nullptr;
   CUDA_CHECK(cudaMalloc(&dslice, sizeof(slice)));
   CUDA_CHECK(cudaMemcpy(dslice, &slice, sizeof(slice), cudaMemcpyHostToDevice));
-  kernels::LaunchStyleScatter({dall.f(), dbias.f(), 0.5f, static_cast<const kernels::StyleSlice*>(dslice), 1, n, cin},
-                              nullptr);
+  kernels::LaunchStyleScatter(
+      {dall.f(), dbias.f(), 0.5f, static_cast<const kernels::StyleSlice*>(dslice), 1, n, cin},
+      nullptr);
   Expect("style_scatter 1024 normalised", StorageType::kF32, dst.Download(), {n, cin}, styles);
   CUDA_CHECK(cudaFree(dslice));
 }
@@ -534,8 +558,9 @@ TEST_CASE("gpu op fp16 stores keep NaN and saturate infinities") {
   const float nan = std::nanf(""), inf = std::numeric_limits<float>::infinity();
   const std::vector<float> x = {nan, inf, -inf, 1e6f, -1e6f, 0.5f};
   Dev dx(x, StorageType::kF32), dy(x.size(), StorageType::kF16);
-  kernels::LaunchCast({dx.get(), StorageType::kF32, dy.get(), StorageType::kF16, static_cast<int64_t>(x.size())},
-                      nullptr);
+  kernels::LaunchCast(
+      {dx.get(), StorageType::kF32, dy.get(), StorageType::kF16, static_cast<int64_t>(x.size())},
+      nullptr);
   const auto y = dy.Download();
   CHECK(std::isnan(y[0]));  // a NaN must stay visible to the finiteness checks
   CHECK(y[1] == 65504.f);
@@ -547,10 +572,12 @@ TEST_CASE("gpu op fp16 stores keep NaN and saturate infinities") {
 
 namespace {
 
-GpenArch SmallArch() { return TinyArch(64, 64, 64); }
+GpenArch SmallArch() {
+  return TinyArch(64, 64, 64);
+}
 
-std::vector<float> RunModel(std::shared_ptr<const GpenWeights> w, Device d, Precision p, const std::vector<float>& in,
-                            int64_t batch) {
+std::vector<float> RunModel(std::shared_ptr<const GpenWeights> w, Device d, Precision p,
+                            const std::vector<float>& in, int64_t batch) {
   GpenGraphOptions go;
   go.batch = batch;
   BackendOptions bo;
@@ -608,14 +635,16 @@ TEST_CASE("gpu model fixtures: fp32 and fp16 against upstream's float64 outputs"
       const int64_t o = shared->arch.out_size, per = 3 * o * o;
       int64_t over = 0, worst = 0;
       for (int64_t b = 0; b < batch; ++b) {
-        Image a = FromModelOutput(out.data() + b * per, o), e = FromModelOutput(ref->data.data() + b * per, o);
+        Image a = FromModelOutput(out.data() + b * per, o),
+              e = FromModelOutput(ref->data.data() + b * per, o);
         for (int64_t i = 0; i < per; ++i) {
           const int64_t d = std::llabs(std::lround(a.rgb[i] * 255) - std::lround(e.rgb[i] * 255));
           worst = std::max(worst, d);
           over += d > (h ? 2 : 1);
         }
       }
-      MESSAGE(what << ": worst level difference " << worst << ", " << over << " of " << batch * per << " beyond bound");
+      MESSAGE(what << ": worst level difference " << worst << ", " << over << " of " << batch * per
+                   << " beyond bound");
       CHECK(over <= (h ? batch * per / 1000 : 0));
     }
   }
@@ -637,7 +666,8 @@ TEST_CASE("gpu fp16 survives extreme styles and contrast (no black or solid imag
   }
   auto shared = std::make_shared<const GpenWeights>(std::move(gw));
   std::vector<float> in(3 * 64 * 64);
-  for (size_t i = 0; i < in.size(); ++i) in[i] = ((i / 64 + i % 64) / 4) % 2 ? 1.f : -1.f;  // hard checkerboard
+  for (size_t i = 0; i < in.size(); ++i)
+    in[i] = ((i / 64 + i % 64) / 4) % 2 ? 1.f : -1.f;  // hard checkerboard
   const auto ref = RunModel(shared, Device::kCpu, Precision::kFp32, in, 1);
   const auto h = RunModel(shared, Device::kCuda, Precision::kFp16, in, 1);
   const Shape s{1, 3, 64, 64};
@@ -685,8 +715,9 @@ TEST_CASE("gpu tiled: tiled generation equals untiled on the GPU, fp32 and fp16"
     REQUIRE(t.value()->Run(in.data(), tiled.data()).ok());
     const Shape s{2, 3, 64, 64};
     // fp16: tiles see the same fp16 values, so only accumulation order differs.
-    CompareResult r = Compare(p == Precision::kFp16 ? "tiled fp16" : "tiled fp32", tiled, s, full, s,
-                              p == Precision::kFp16 ? Tolerance{1e-2, 1e-2, 1e-3} : Tolerance{1e-5, 1e-5, 1e-6});
+    CompareResult r =
+        Compare(p == Precision::kFp16 ? "tiled fp16" : "tiled fp32", tiled, s, full, s,
+                p == Precision::kFp16 ? Tolerance{1e-2, 1e-2, 1e-3} : Tolerance{1e-5, 1e-5, 1e-6});
     MESSAGE(r.message);
     CHECK_MESSAGE(r.ok, r.message);
   }

@@ -41,7 +41,8 @@ std::vector<float> Input(int64_t faces) {
 
 int64_t PlannedTotal(const GpenWeights& w, const BackendOptions& o, int64_t batch) {
   int64_t total = 0;
-  for (const MemoryLine& l : PlanLines(w, o, Device::kCuda, batch, nullptr, false)) total += l.bytes;
+  for (const MemoryLine& l : PlanLines(w, o, Device::kCuda, batch, nullptr, false))
+    total += l.bytes;
   return total;
 }
 
@@ -65,7 +66,9 @@ struct DeviceReset {
 
 }  // namespace
 
-TEST_CASE("cudasim engine: a session that runs out of device memory returns OutOfMemory and leaks nothing") {
+TEST_CASE(
+    "cudasim engine: a session that runs out of device memory returns OutOfMemory and leaks "
+    "nothing") {
   DeviceReset reset;
   auto w = SmallWeights();
   GpenGraphOptions go;
@@ -90,7 +93,9 @@ TEST_CASE("cudasim engine: a session that runs out of device memory returns OutO
   CHECK(successes >= 1);
 }
 
-TEST_CASE("cudasim engine: memory taken after planning makes FaceRunner plan again, and no face is lost") {
+TEST_CASE(
+    "cudasim engine: memory taken after planning makes FaceRunner plan again, and no face is "
+    "lost") {
   DeviceReset reset;
   auto w = SmallWeights();
   // What one face needs as the planner counts it for a small budget (under 2 GiB it
@@ -121,7 +126,8 @@ TEST_CASE("cudasim engine: memory taken after planning makes FaceRunner plan aga
   const Status st = runner.value()->Run(in.data(), faces, out.data());
   REQUIRE_MESSAGE(st.ok(), st.ToString());
   CHECK(runner.value()->batch() < faces);
-  MESSAGE("planned batch " << faces << ", after the memory was taken: batch " << runner.value()->batch());
+  MESSAGE("planned batch " << faces << ", after the memory was taken: batch "
+                           << runner.value()->batch());
 
   FaceRunnerOptions co;
   co.faces = faces;
@@ -131,7 +137,8 @@ TEST_CASE("cudasim engine: memory taken after planning makes FaceRunner plan aga
   REQUIRE(cpu.value()->Run(in.data(), faces, ref.data()).ok());
   const Shape s{faces, 3, 64, 64};
   // fp32 on both; the emulated GPU sums in another order (see test_cuda.cpp).
-  const CompareResult r = Compare("faces after re-planning vs cpu", out, s, ref, s, {1e-4, 1e-4, 1e-5});
+  const CompareResult r =
+      Compare("faces after re-planning vs cpu", out, s, ref, s, {1e-4, 1e-4, 1e-5});
   CHECK_MESSAGE(r.ok, r.message);
 }
 

@@ -51,7 +51,7 @@ TEST_CASE("planner: dead tensors are reused, two buffers suffice for a chain") {
   Graph g = Chain(false);
   MemoryPlan p = PlanMemory(g, 4, 256);
   const int64_t one = 4 * 8 * 8 * 4;  // 1 KiB, a multiple of 256
-  CHECK(p.arena_bytes == 3 * one);  // the kept input + two alternating buffers
+  CHECK(p.arena_bytes == 3 * one);    // the kept input + two alternating buffers
   CHECK(PlanIsValid(g, p));
 }
 
@@ -205,8 +205,10 @@ TEST_CASE("planner choice: planned lines equal what the CPU backends allocate, t
   GpenGraphOptions go;
   auto t = TiledGpenSession::Create(shared, go, spec, Device::kCpu, bo);
   REQUIRE(t.ok());
-  const MemoryReport g = t.value()->global_backend().memory(), tl = t.value()->tile_backend().memory();
-  CHECK(lines[0].bytes == g.weights + tl.weights - shared->store.total_params() * 4);  // shared once
+  const MemoryReport g = t.value()->global_backend().memory(),
+                     tl = t.value()->tile_backend().memory();
+  CHECK(lines[0].bytes ==
+        g.weights + tl.weights - shared->store.total_params() * 4);  // shared once
   CHECK(lines[1].bytes == g.arena + tl.arena);
   CHECK(lines[2].bytes == g.workspace + tl.workspace);
 }
@@ -222,7 +224,8 @@ TEST_CASE("planner cuda layout: one source for uploaded and planned weight bytes
   const Graph fused = FuseGraph(BuildGpenGraph(w.value(), go));
   for (bool half : {false, true}) {
     const cuda::WeightLayout with = cuda::BuildWeightLayout(fused, w->store, half, true, true);
-    const cuda::WeightLayout without = cuda::BuildWeightLayout(fused, shapes->store, half, true, false);
+    const cuda::WeightLayout without =
+        cuda::BuildWeightLayout(fused, shapes->store, half, true, false);
     CHECK(with.blob.size() == with.blob_bytes);
     CHECK(without.blob.empty());
     CHECK(with.blob_bytes == without.blob_bytes);

@@ -8,7 +8,6 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <doctest/doctest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,7 +93,9 @@ struct AddParams {
   float v;
 };
 __global__ void AddConstKernel(AddParams p) {
-  GPEN_GRID_STRIDE(i, p.n) { p.y[i] = p.x[i] + p.v; }
+  GPEN_GRID_STRIDE(i, p.n) {
+    p.y[i] = p.x[i] + p.v;
+  }
 }
 
 // ---- bugs the emulator must catch -------------------------------------------
@@ -226,7 +227,8 @@ TEST_CASE("cudasim memory: copies and sets are range-checked, frees are tracked,
   CHECK(cudaMemcpy(d, h.data(), 17 * 4, cudaMemcpyHostToDevice) == cudaErrorInvalidValue);
   CHECK(cudaMemcpy(h.data(), d + 8, 9 * 4, cudaMemcpyDeviceToHost) == cudaErrorInvalidValue);
   CHECK(cudaMemset(d + 1, 0, 16 * 4) == cudaErrorInvalidValue);
-  CHECK(cudaMemcpy(d, h.data(), 16 * 4, cudaMemcpyDeviceToHost) == cudaErrorInvalidValue);  // wrong kind
+  CHECK(cudaMemcpy(d, h.data(), 16 * 4, cudaMemcpyDeviceToHost) ==
+        cudaErrorInvalidValue);  // wrong kind
   CHECK(cudaMemcpy(d, h.data(), 16 * 4, cudaMemcpyHostToDevice) == cudaSuccess);
   (void)cudaGetLastError();
   const size_t before = cudasim::DeviceBytesInUse();
@@ -291,13 +293,15 @@ TEST_CASE("cudasim cuBLAS: column-major GEMM with transposes and leading dimensi
       std::vector<float> a(lda * ac), b(ldb * bc), c(ldc * n, std::nanf(""));
       for (float& v : a) v = u(rng);
       for (float& v : b) v = u(rng);
-      float *da = DeviceAlloc<float>(a.size()), *db = DeviceAlloc<float>(b.size()), *dc = DeviceAlloc<float>(c.size());
+      float *da = DeviceAlloc<float>(a.size()), *db = DeviceAlloc<float>(b.size()),
+            *dc = DeviceAlloc<float>(c.size());
       CUDA_CHECK(cudaMemcpy(da, a.data(), a.size() * 4, cudaMemcpyHostToDevice));
       CUDA_CHECK(cudaMemcpy(db, b.data(), b.size() * 4, cudaMemcpyHostToDevice));
-      CUDA_CHECK(cudaMemcpy(dc, c.data(), c.size() * 4, cudaMemcpyHostToDevice));  // NaN: beta 0 ignores C
+      CUDA_CHECK(
+          cudaMemcpy(dc, c.data(), c.size() * 4, cudaMemcpyHostToDevice));  // NaN: beta 0 ignores C
       const float alpha = 2.f, beta = 0.f;
-      REQUIRE(cublasSgemm(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, da, lda,
-                          db, ldb, &beta, dc, ldc) == CUBLAS_STATUS_SUCCESS);
+      REQUIRE(cublasSgemm(h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n,
+                          k, &alpha, da, lda, db, ldb, &beta, dc, ldc) == CUBLAS_STATUS_SUCCESS);
       const auto got = Download(dc, c.size());
       for (int i = 0; i < m; ++i)
         for (int j = 0; j < n; ++j) {
@@ -310,10 +314,10 @@ TEST_CASE("cudasim cuBLAS: column-major GEMM with transposes and leading dimensi
           CHECK(got[j * ldc + i] == doctest::Approx(alpha * want).epsilon(1e-6));
         }
       // A leading dimension below the stored rows, or an operand past its allocation.
-      CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, da, ar - 1, db, ldb, &beta, dc, ldc) ==
-            CUBLAS_STATUS_INVALID_VALUE);
-      CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n + 3, k, &alpha, da, lda, db, ldb, &beta, dc, ldc) ==
-            CUBLAS_STATUS_INVALID_VALUE);
+      CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, da, ar - 1, db, ldb, &beta,
+                        dc, ldc) == CUBLAS_STATUS_INVALID_VALUE);
+      CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n + 3, k, &alpha, da, lda, db, ldb, &beta,
+                        dc, ldc) == CUBLAS_STATUS_INVALID_VALUE);
       CUDA_CHECK(cudaFree(da));
       CUDA_CHECK(cudaFree(db));
       CUDA_CHECK(cudaFree(dc));
@@ -341,10 +345,18 @@ namespace {
 // Each runs a buggy kernel; the emulator must abort with a message (see CMakeLists).
 const std::map<std::string, std::function<void()>>& DeathCases() {
   static const std::map<std::string, std::function<void()>> cases = {
-      {"divergent_barrier", [] { Launch(DivergentBarrierKernel, 1u, 32, 0, nullptr, NoParams{DeviceAlloc<float>(32)}); }},
-      {"shuffle_exited_lane", [] { Launch(ShuffleExitedLaneKernel, 1u, 32, 0, nullptr, NoParams{DeviceAlloc<float>(32)}); }},
-      {"deadlock", [] { Launch(DeadlockKernel, 1u, 64, 0, nullptr, NoParams{DeviceAlloc<float>(64)}); }},
-      {"shared_overrun", [] { Launch(SharedOverrunKernel, 1u, 32, 0, nullptr, NoParams{DeviceAlloc<float>(32)}); }},
+      {"divergent_barrier",
+       [] {
+         Launch(DivergentBarrierKernel, 1u, 32, 0, nullptr, NoParams{DeviceAlloc<float>(32)});
+       }},
+      {"shuffle_exited_lane",
+       [] {
+         Launch(ShuffleExitedLaneKernel, 1u, 32, 0, nullptr, NoParams{DeviceAlloc<float>(32)});
+       }},
+      {"deadlock",
+       [] { Launch(DeadlockKernel, 1u, 64, 0, nullptr, NoParams{DeviceAlloc<float>(64)}); }},
+      {"shared_overrun",
+       [] { Launch(SharedOverrunKernel, 1u, 32, 0, nullptr, NoParams{DeviceAlloc<float>(32)}); }},
   };
   return cases;
 }

@@ -15,11 +15,11 @@ namespace cudasim::internal {
 enum class Order { kForward, kReverse, kShuffle };
 
 struct Config {
-  int devices = 1;               // GPEN_CUDASIM_DEVICES: 0, 1, or "nodriver" (-1)
+  int devices = 1;                   // GPEN_CUDASIM_DEVICES: 0, 1, or "nodriver" (-1)
   size_t memory = size_t{16} << 30;  // GPEN_CUDASIM_MEMORY: e.g. 512M, 16G
-  Order order = Order::kForward; // GPEN_CUDASIM_ORDER: forward, reverse, shuffle
-  uint64_t seed = 1;             // GPEN_CUDASIM_SEED: for the shuffled order
-  bool always_fibers = false;    // GPEN_CUDASIM_FIBERS=always: no fast path
+  Order order = Order::kForward;     // GPEN_CUDASIM_ORDER: forward, reverse, shuffle
+  uint64_t seed = 1;                 // GPEN_CUDASIM_SEED: for the shuffled order
+  bool always_fibers = false;        // GPEN_CUDASIM_FIBERS=always: no fast path
 };
 Config& GetConfig();
 

@@ -65,26 +65,41 @@ size_t ParseBytes(const char* s, size_t fallback) {
   if (end == s || v < 0) return fallback;
   double mul = 1;
   switch (*end) {
-    case 'K': case 'k': mul = 1024.0; break;
-    case 'M': case 'm': mul = 1024.0 * 1024; break;
-    case 'G': case 'g': mul = 1024.0 * 1024 * 1024; break;
-    default: break;
+    case 'K':
+    case 'k':
+      mul = 1024.0;
+      break;
+    case 'M':
+    case 'm':
+      mul = 1024.0 * 1024;
+      break;
+    case 'G':
+    case 'g':
+      mul = 1024.0 * 1024 * 1024;
+      break;
+    default:
+      break;
   }
   return static_cast<size_t>(v * mul);
 }
 
 Config LoadConfig() {
   Config c;
-  if (const char* d = std::getenv("GPEN_CUDASIM_DEVICES")) c.devices = std::string(d) == "nodriver" ? -1 : std::atoi(d);
+  if (const char* d = std::getenv("GPEN_CUDASIM_DEVICES"))
+    c.devices = std::string(d) == "nodriver" ? -1 : std::atoi(d);
   c.memory = ParseBytes(std::getenv("GPEN_CUDASIM_MEMORY"), c.memory);
   if (const char* o = std::getenv("GPEN_CUDASIM_ORDER")) {
     const std::string s(o);
-    if (s == "reverse") c.order = Order::kReverse;
-    else if (s == "shuffle") c.order = Order::kShuffle;
-    else if (s != "forward") Report("GPEN_CUDASIM_ORDER='" + s + "' is not forward, reverse or shuffle; using forward");
+    if (s == "reverse")
+      c.order = Order::kReverse;
+    else if (s == "shuffle")
+      c.order = Order::kShuffle;
+    else if (s != "forward")
+      Report("GPEN_CUDASIM_ORDER='" + s + "' is not forward, reverse or shuffle; using forward");
   }
   if (const char* s = std::getenv("GPEN_CUDASIM_SEED")) c.seed = std::strtoull(s, nullptr, 10);
-  if (const char* f = std::getenv("GPEN_CUDASIM_FIBERS")) c.always_fibers = std::string(f) == "always";
+  if (const char* f = std::getenv("GPEN_CUDASIM_FIBERS"))
+    c.always_fibers = std::string(f) == "always";
   return c;
 }
 
@@ -123,7 +138,9 @@ bool Find(const void* p, uintptr_t* base, size_t* bytes) {
   return true;
 }
 
-size_t Granule(size_t bytes) { return (bytes + 255) / 256 * 256; }
+size_t Granule(size_t bytes) {
+  return (bytes + 255) / 256 * 256;
+}
 
 std::string Hex(uintptr_t v) {
   char buf[32];
@@ -138,7 +155,9 @@ Config& GetConfig() {
   return c;
 }
 
-void Report(const std::string& message) { std::fprintf(stderr, "cudasim: %s\n", message.c_str()); }
+void Report(const std::string& message) {
+  std::fprintf(stderr, "cudasim: %s\n", message.c_str());
+}
 
 void Abort(const std::string& message) {
   std::fprintf(stderr, "cudasim: %s\n", message.c_str());
@@ -146,13 +165,18 @@ void Abort(const std::string& message) {
   std::abort();
 }
 
-void SetLastError(cudaError_t e) { g_last_error = e; }
+void SetLastError(cudaError_t e) {
+  g_last_error = e;
+}
 
-std::string FormatBytes(size_t bytes) { return std::to_string(bytes) + " bytes"; }
+std::string FormatBytes(size_t bytes) {
+  return std::to_string(bytes) + " bytes";
+}
 
 cudaError_t CheckNotCapturing(const char* api) {
   if (!AnyCapture()) return cudaSuccess;
-  Report(std::string(api) + " is not allowed while a stream captures a CUDA graph; the capture is invalidated");
+  Report(std::string(api) +
+         " is not allowed while a stream captures a CUDA graph; the capture is invalidated");
   InvalidateCaptures();
   return cudaErrorStreamCaptureUnsupported;
 }
@@ -160,7 +184,9 @@ cudaError_t CheckNotCapturing(const char* api) {
 cudaError_t Submit(cudaStream_t stream, std::function<void()> op) {
   if (stream == nullptr) {
     if (AnyCapture()) {
-      Report("work on the legacy default stream while a stream captures a CUDA graph; the capture is invalidated");
+      Report(
+          "work on the legacy default stream while a stream captures a CUDA graph; the capture is "
+          "invalidated");
       InvalidateCaptures();
       return cudaErrorStreamCaptureImplicit;
     }
@@ -195,8 +221,9 @@ bool DeviceRangeOk(const void* p, size_t bytes, const char* what) {
   }
   const uintptr_t a = reinterpret_cast<uintptr_t>(p);
   if (a + bytes > base + size) {
-    Report(std::string(what) + ": " + std::to_string(bytes) + " bytes at offset " + std::to_string(a - base) +
-           " run past the end of a " + std::to_string(size) + "-byte device allocation");
+    Report(std::string(what) + ": " + std::to_string(bytes) + " bytes at offset " +
+           std::to_string(a - base) + " run past the end of a " + std::to_string(size) +
+           "-byte device allocation");
     return false;
   }
   return true;
@@ -206,8 +233,26 @@ bool DeviceRangeOk(const void* p, size_t bytes, const char* what) {
 
 namespace cudasim {
 
-void SetMemoryLimit(size_t bytes) { internal::GetConfig().memory = bytes; }
-void SetDeviceCount(int devices) { internal::GetConfig().devices = devices; }
+namespace {
+const float* MakeHalfTable() {
+  static float table[65536];
+  for (uint32_t i = 0; i < 65536; ++i) {
+    const uint16_t bits = static_cast<uint16_t>(i);
+    _Float16 h;
+    std::memcpy(&h, &bits, 2);
+    table[i] = static_cast<float>(h);
+  }
+  return table;
+}
+}  // namespace
+extern const float* const kHalfToFloat = MakeHalfTable();
+
+void SetMemoryLimit(size_t bytes) {
+  internal::GetConfig().memory = bytes;
+}
+void SetDeviceCount(int devices) {
+  internal::GetConfig().devices = devices;
+}
 size_t DeviceBytesInUse() {
   internal::Registry& r = internal::Reg();
   std::lock_guard<std::mutex> lock(r.mu);
@@ -236,7 +281,8 @@ bool KindOk(const void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
   const bool dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
   const bool src_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
   if (kind == cudaMemcpyDefault) return true;
-  if (dst_dev && !DeviceRangeOk(dst, bytes, (std::string(api) + " destination").c_str())) return false;
+  if (dst_dev && !DeviceRangeOk(dst, bytes, (std::string(api) + " destination").c_str()))
+    return false;
   if (src_dev && !DeviceRangeOk(src, bytes, (std::string(api) + " source").c_str())) return false;
   if (!dst_dev && IsDevicePointer(dst)) {
     Report(std::string(api) + ": the destination is device memory but the kind says host");
@@ -301,65 +347,111 @@ cudaError_t cudaGetDevice(int* device) {
   *device = 0;
   return cudaSuccess;
 }
-cudaError_t cudaDeviceSynchronize() { return CheckNotCapturing("cudaDeviceSynchronize"); }
+cudaError_t cudaDeviceSynchronize() {
+  return CheckNotCapturing("cudaDeviceSynchronize");
+}
 
 cudaError_t cudaGetLastError() {
   const cudaError_t e = g_last_error;
   g_last_error = cudaSuccess;
   return e;
 }
-cudaError_t cudaPeekAtLastError() { return g_last_error; }
+cudaError_t cudaPeekAtLastError() {
+  return g_last_error;
+}
 
 const char* cudaGetErrorName(cudaError_t e) {
   switch (e) {
-    case cudaSuccess: return "cudaSuccess";
-    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
-    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
-    case cudaErrorInitializationError: return "cudaErrorInitializationError";
-    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
-    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
-    case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
-    case cudaErrorStubLibrary: return "cudaErrorStubLibrary";
-    case cudaErrorInsufficientDriver: return "cudaErrorInsufficientDriver";
-    case cudaErrorNoDevice: return "cudaErrorNoDevice";
-    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
-    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
-    case cudaErrorNotReady: return "cudaErrorNotReady";
-    case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
-    case cudaErrorLaunchOutOfResources: return "cudaErrorLaunchOutOfResources";
-    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
-    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
-    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
-    case cudaErrorStreamCaptureUnmatched: return "cudaErrorStreamCaptureUnmatched";
-    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
-    case cudaErrorUnknown: return "cudaErrorUnknown";
+    case cudaSuccess:
+      return "cudaSuccess";
+    case cudaErrorInvalidValue:
+      return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation:
+      return "cudaErrorMemoryAllocation";
+    case cudaErrorInitializationError:
+      return "cudaErrorInitializationError";
+    case cudaErrorInvalidConfiguration:
+      return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevicePointer:
+      return "cudaErrorInvalidDevicePointer";
+    case cudaErrorInvalidMemcpyDirection:
+      return "cudaErrorInvalidMemcpyDirection";
+    case cudaErrorStubLibrary:
+      return "cudaErrorStubLibrary";
+    case cudaErrorInsufficientDriver:
+      return "cudaErrorInsufficientDriver";
+    case cudaErrorNoDevice:
+      return "cudaErrorNoDevice";
+    case cudaErrorInvalidDevice:
+      return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidResourceHandle:
+      return "cudaErrorInvalidResourceHandle";
+    case cudaErrorNotReady:
+      return "cudaErrorNotReady";
+    case cudaErrorIllegalAddress:
+      return "cudaErrorIllegalAddress";
+    case cudaErrorLaunchOutOfResources:
+      return "cudaErrorLaunchOutOfResources";
+    case cudaErrorLaunchFailure:
+      return "cudaErrorLaunchFailure";
+    case cudaErrorStreamCaptureUnsupported:
+      return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated:
+      return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureUnmatched:
+      return "cudaErrorStreamCaptureUnmatched";
+    case cudaErrorStreamCaptureImplicit:
+      return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorUnknown:
+      return "cudaErrorUnknown";
   }
   return "cudaErrorUnknown";
 }
 
 const char* cudaGetErrorString(cudaError_t e) {
   switch (e) {
-    case cudaSuccess: return "no error";
-    case cudaErrorInvalidValue: return "invalid argument";
-    case cudaErrorMemoryAllocation: return "out of memory";
-    case cudaErrorInitializationError: return "initialization error";
-    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
-    case cudaErrorInvalidDevicePointer: return "invalid device pointer";
-    case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
-    case cudaErrorStubLibrary: return "CUDA driver is a stub library";
-    case cudaErrorInsufficientDriver: return "CUDA driver version is insufficient for CUDA runtime version";
-    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
-    case cudaErrorInvalidDevice: return "invalid device ordinal";
-    case cudaErrorInvalidResourceHandle: return "invalid resource handle";
-    case cudaErrorNotReady: return "device not ready";
-    case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
-    case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
-    case cudaErrorLaunchFailure: return "unspecified launch failure";
-    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
-    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
-    case cudaErrorStreamCaptureUnmatched: return "capture was not initiated in this stream";
-    case cudaErrorStreamCaptureImplicit: return "operation would make the legacy stream depend on a capturing blocking stream";
-    case cudaErrorUnknown: return "unknown error";
+    case cudaSuccess:
+      return "no error";
+    case cudaErrorInvalidValue:
+      return "invalid argument";
+    case cudaErrorMemoryAllocation:
+      return "out of memory";
+    case cudaErrorInitializationError:
+      return "initialization error";
+    case cudaErrorInvalidConfiguration:
+      return "invalid configuration argument";
+    case cudaErrorInvalidDevicePointer:
+      return "invalid device pointer";
+    case cudaErrorInvalidMemcpyDirection:
+      return "invalid copy direction for memcpy";
+    case cudaErrorStubLibrary:
+      return "CUDA driver is a stub library";
+    case cudaErrorInsufficientDriver:
+      return "CUDA driver version is insufficient for CUDA runtime version";
+    case cudaErrorNoDevice:
+      return "no CUDA-capable device is detected";
+    case cudaErrorInvalidDevice:
+      return "invalid device ordinal";
+    case cudaErrorInvalidResourceHandle:
+      return "invalid resource handle";
+    case cudaErrorNotReady:
+      return "device not ready";
+    case cudaErrorIllegalAddress:
+      return "an illegal memory access was encountered";
+    case cudaErrorLaunchOutOfResources:
+      return "too many resources requested for launch";
+    case cudaErrorLaunchFailure:
+      return "unspecified launch failure";
+    case cudaErrorStreamCaptureUnsupported:
+      return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated:
+      return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureUnmatched:
+      return "capture was not initiated in this stream";
+    case cudaErrorStreamCaptureImplicit:
+      return "operation would make the legacy stream depend on a capturing blocking stream";
+    case cudaErrorUnknown:
+      return "unknown error";
   }
   return "unknown error";
 }
@@ -437,8 +529,10 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   return cudaSuccess;
 }
 
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
-  if (kind < cudaMemcpyHostToHost || kind > cudaMemcpyDefault) return Fail(cudaErrorInvalidMemcpyDirection);
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t stream) {
+  if (kind < cudaMemcpyHostToHost || kind > cudaMemcpyDefault)
+    return Fail(cudaErrorInvalidMemcpyDirection);
   if (!KindOk(dst, src, bytes, kind, "cudaMemcpy")) return Fail(cudaErrorInvalidValue);
   if (kind == cudaMemcpyDefault && DefaultRanges(dst, src, bytes, "cudaMemcpy") != cudaSuccess)
     return Fail(cudaErrorInvalidValue);
@@ -470,7 +564,9 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
   r.streams.insert(*stream);
   return cudaSuccess;
 }
-cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWithFlags(stream, 0); }
+cudaError_t cudaStreamCreate(cudaStream_t* stream) {
+  return cudaStreamCreateWithFlags(stream, 0);
+}
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   Registry& r = Reg();
@@ -484,13 +580,15 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   if (stream && !StreamLive(stream)) return Fail(cudaErrorInvalidResourceHandle);
-  return CheckNotCapturing("cudaStreamSynchronize") == cudaSuccess ? cudaSuccess
-                                                                    : Fail(cudaErrorStreamCaptureUnsupported);
+  return CheckNotCapturing("cudaStreamSynchronize") == cudaSuccess
+             ? cudaSuccess
+             : Fail(cudaErrorStreamCaptureUnsupported);
 }
 
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
   if (!stream || !StreamLive(stream)) {
-    Report("cudaStreamBeginCapture needs a created stream (the legacy default stream cannot capture)");
+    Report(
+        "cudaStreamBeginCapture needs a created stream (the legacy default stream cannot capture)");
     return Fail(cudaErrorStreamCaptureUnsupported);
   }
   if (stream->capturing) return Fail(cudaErrorInvalidValue);
@@ -502,7 +600,8 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
 
 cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
   *graph = nullptr;
-  if (!stream || !StreamLive(stream) || !stream->capturing) return Fail(cudaErrorStreamCaptureUnmatched);
+  if (!stream || !StreamLive(stream) || !stream->capturing)
+    return Fail(cudaErrorStreamCaptureUnmatched);
   stream->capturing = false;
   if (stream->invalidated) {
     stream->recorded.clear();
@@ -514,9 +613,9 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
 }
 
 cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
-  *status = stream && stream->capturing
-                ? (stream->invalidated ? cudaStreamCaptureStatusInvalidated : cudaStreamCaptureStatusActive)
-                : cudaStreamCaptureStatusNone;
+  *status = stream && stream->capturing ? (stream->invalidated ? cudaStreamCaptureStatusInvalidated
+                                                               : cudaStreamCaptureStatusActive)
+                                        : cudaStreamCaptureStatusNone;
   return cudaSuccess;
 }
 
@@ -550,7 +649,9 @@ cudaError_t cudaEventCreate(cudaEvent_t* event) {
   r.events.insert(*event);
   return cudaSuccess;
 }
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) { return cudaEventCreate(event); }
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) {
+  return cudaEventCreate(event);
+}
 
 cudaError_t cudaEventDestroy(cudaEvent_t event) {
   Registry& r = Reg();
@@ -573,8 +674,9 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
 
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   if (!event) return Fail(cudaErrorInvalidResourceHandle);
-  return CheckNotCapturing("cudaEventSynchronize") == cudaSuccess ? cudaSuccess
-                                                                   : Fail(cudaErrorStreamCaptureUnsupported);
+  return CheckNotCapturing("cudaEventSynchronize") == cudaSuccess
+             ? cudaSuccess
+             : Fail(cudaErrorStreamCaptureUnsupported);
 }
 
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {

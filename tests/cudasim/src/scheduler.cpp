@@ -1,6 +1,6 @@
 // cudasim scheduler: runs a kernel launch on the CPU, one fiber per CUDA thread.
 //
-// Blocks run one after another. Within a block every thread is a ucontext fiber that
+// Blocks run one after another. Within a block every thread is a fiber (context.h) that
 // runs until it exits, reaches __syncthreads, or joins a warp collective; when no
 // thread can run, the scheduler releases a barrier that every thread has reached, or
 // completes a collective whose named lanes have all arrived, and otherwise aborts
@@ -17,7 +17,6 @@
 // publish happens-before edges explicitly, so TSan reports exactly the accesses that
 // no barrier orders: a missing __syncthreads shows as a data race.
 #include <sys/mman.h>
-#include <ucontext.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -28,6 +27,7 @@
 #include <sstream>
 #include <vector>
 
+#include "context.h"
 #include "internal.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -91,14 +91,15 @@ struct TsanIgnore {
 
 // A fiber with its own stack; reused by thread slot across blocks and launches.
 struct Fiber {
-  ucontext_t ctx{};
+  Context ctx;
   void* map = nullptr;    // mapping including the guard page
   void* stack = nullptr;  // usable stack bottom
   void* tsan = nullptr;
   void* asan_fake = nullptr;
   Fiber() {
     const size_t page = 4096;
-    map = mmap(nullptr, kStackBytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    map = mmap(nullptr, kStackBytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+               0);
     if (map == MAP_FAILED) Abort("cannot map a fiber stack");
     mprotect(map, page, PROT_NONE);  // a stack overflow faults instead of corrupting
     stack = static_cast<char*>(map) + page;
@@ -151,7 +152,7 @@ struct Launch {
   char block_sync = 0, end_sync = 0, barrier_sync[2] = {0, 0};
   std::vector<char> warp_sync;
   // The scheduler's own context.
-  ucontext_t sched{};
+  Context sched;
   void* sched_tsan = nullptr;
   void* sched_fake = nullptr;
   const void* sched_bottom = nullptr;
@@ -167,18 +168,22 @@ std::string Dim(const dim3& d) {
   os << "(" << d.x << ", " << d.y << ", " << d.z << ")";
   return os.str();
 }
-std::string Dim(const uint3& d) { return Dim(dim3(d.x, d.y, d.z)); }
+std::string Dim(const uint3& d) {
+  return Dim(dim3(d.x, d.y, d.z));
+}
 
 std::string Where(const Launch& L) {
   std::ostringstream os;
-  os << "\n  in block " << Dim(L.threads.empty() ? uint3{} : L.threads[0].coords.block_idx) << " of the kernel launched at "
-     << L.file << ":" << L.line << " with grid " << Dim(L.grid) << ", block " << Dim(L.block);
+  os << "\n  in block " << Dim(L.threads.empty() ? uint3{} : L.threads[0].coords.block_idx)
+     << " of the kernel launched at " << L.file << ":" << L.line << " with grid " << Dim(L.grid)
+     << ", block " << Dim(L.block);
   return os.str();
 }
 
 std::string ThreadName(const SimThread& t) {
   std::ostringstream os;
-  os << "thread " << Dim(t.coords.thread_idx) << " (warp " << t.linear / 32 << ", lane " << t.linear % 32 << ")";
+  os << "thread " << Dim(t.coords.thread_idx) << " (warp " << t.linear / 32 << ", lane "
+     << t.linear % 32 << ")";
   return os.str();
 }
 
@@ -200,13 +205,14 @@ void* PoisonedAlloc(size_t bytes) {
 // the switch (it closes when the thread resumes); a finished thread never resumes, so
 // its scope is closed here, after the last emulator access and before the switch.
 void SwitchToScheduler(Launch& L, SimThread& t, bool finished) {
-  ucontext_t* self = &t.fiber->ctx;
-  ucontext_t* sched = &L.sched;
+  Context* self = &t.fiber->ctx;
+  Context* sched = &L.sched;
 #if CUDASIM_TSAN
   void* sched_fiber = L.sched_tsan;
 #endif
 #if CUDASIM_ASAN
-  __sanitizer_start_switch_fiber(finished ? nullptr : &t.fiber->asan_fake, L.sched_bottom, L.sched_size);
+  __sanitizer_start_switch_fiber(finished ? nullptr : &t.fiber->asan_fake, L.sched_bottom,
+                                 L.sched_size);
 #endif
 #if CUDASIM_TSAN
   if (finished) __tsan_ignore_thread_end();
@@ -214,7 +220,7 @@ void SwitchToScheduler(Launch& L, SimThread& t, bool finished) {
 #else
   (void)finished;
 #endif
-  swapcontext(self, sched);
+  SwitchContext(self, sched);
 #if CUDASIM_ASAN
   __sanitizer_finish_switch_fiber(t.fiber->asan_fake, &L.sched_bottom, &L.sched_size);
 #endif
@@ -248,11 +254,7 @@ void FiberEntry() {
 void Resume(Launch& L, SimThread& t) {
   if (!t.started) {
     t.started = true;
-    getcontext(&t.fiber->ctx);
-    t.fiber->ctx.uc_stack.ss_sp = t.fiber->stack;
-    t.fiber->ctx.uc_stack.ss_size = kStackBytes;
-    t.fiber->ctx.uc_link = nullptr;
-    makecontext(&t.fiber->ctx, FiberEntry, 0);
+    MakeContext(&t.fiber->ctx, t.fiber->stack, kStackBytes, FiberEntry);
   }
   L.cur = &t;
 #if CUDASIM_TSAN
@@ -261,7 +263,7 @@ void Resume(Launch& L, SimThread& t) {
 #if CUDASIM_ASAN
   __sanitizer_start_switch_fiber(&L.sched_fake, t.fiber->stack, kStackBytes);
 #endif
-  swapcontext(&L.sched, &t.fiber->ctx);
+  SwitchContext(&L.sched, &t.fiber->ctx);
 #if CUDASIM_ASAN
   __sanitizer_finish_switch_fiber(L.sched_fake, nullptr, nullptr);
 #endif
@@ -272,14 +274,22 @@ void Resume(Launch& L, SimThread& t) {
 
 const char* OpName(WarpOp op) {
   switch (op) {
-    case WarpOp::kShflIdx: return "__shfl_sync";
-    case WarpOp::kShflUp: return "__shfl_up_sync";
-    case WarpOp::kShflDown: return "__shfl_down_sync";
-    case WarpOp::kShflXor: return "__shfl_xor_sync";
-    case WarpOp::kBallot: return "__ballot_sync";
-    case WarpOp::kAny: return "__any_sync";
-    case WarpOp::kAll: return "__all_sync";
-    case WarpOp::kSyncWarp: return "__syncwarp";
+    case WarpOp::kShflIdx:
+      return "__shfl_sync";
+    case WarpOp::kShflUp:
+      return "__shfl_up_sync";
+    case WarpOp::kShflDown:
+      return "__shfl_down_sync";
+    case WarpOp::kShflXor:
+      return "__shfl_xor_sync";
+    case WarpOp::kBallot:
+      return "__ballot_sync";
+    case WarpOp::kAny:
+      return "__any_sync";
+    case WarpOp::kAll:
+      return "__all_sync";
+    case WarpOp::kSyncWarp:
+      return "__syncwarp";
   }
   return "?";
 }
@@ -296,14 +306,18 @@ unsigned SourceLane(const SimThread& t, unsigned lane, const Launch& L) {
           " is not a power of two up to 32" + Where(L));
   const unsigned seg = lane / w * w;
   switch (t.op) {
-    case WarpOp::kShflIdx: return seg + static_cast<unsigned>(((t.arg % w) + w) % w);
-    case WarpOp::kShflUp: return t.arg < 0 || lane < seg + t.arg ? lane : lane - t.arg;
-    case WarpOp::kShflDown: return t.arg < 0 || lane + t.arg >= seg + w ? lane : lane + t.arg;
+    case WarpOp::kShflIdx:
+      return seg + static_cast<unsigned>(((t.arg % w) + w) % w);
+    case WarpOp::kShflUp:
+      return t.arg < 0 || lane < seg + t.arg ? lane : lane - t.arg;
+    case WarpOp::kShflDown:
+      return t.arg < 0 || lane + t.arg >= seg + w ? lane : lane + t.arg;
     case WarpOp::kShflXor: {
       const unsigned s = lane ^ static_cast<unsigned>(t.arg);
       return s >= seg + w || s >= 32 ? lane : s;
     }
-    default: return lane;
+    default:
+      return lane;
   }
 }
 
@@ -311,20 +325,23 @@ unsigned SourceLane(const SimThread& t, unsigned lane, const Launch& L) {
 bool TryCompleteWarp(Launch& L, SimThread& t) {
   const unsigned warp = t.linear / 32, lane = t.linear % 32;
   const std::string what = std::string(OpName(t.op)) + " at " + At(t) + " by " + ThreadName(t);
-  if (!((t.mask >> lane) & 1u)) Abort(what + ": its mask " + std::to_string(t.mask) + " does not name its own lane" + Where(L));
+  if (!((t.mask >> lane) & 1u))
+    Abort(what + ": its mask " + std::to_string(t.mask) + " does not name its own lane" + Where(L));
   std::vector<SimThread*> group;
   for (unsigned l = 0; l < 32; ++l) {
     if (!((t.mask >> l) & 1u)) continue;
     const size_t idx = static_cast<size_t>(warp) * 32 + l;
     if (idx >= L.threads.size())
-      Abort(what + ": the mask names lane " + std::to_string(l) + ", which does not exist in a block of " +
-            std::to_string(L.threads.size()) + " threads" + Where(L));
+      Abort(what + ": the mask names lane " + std::to_string(l) +
+            ", which does not exist in a block of " + std::to_string(L.threads.size()) +
+            " threads" + Where(L));
     SimThread& u = L.threads[idx];
-    if (u.state == State::kDone) Abort(what + ": the mask names lane " + std::to_string(l) + ", which has exited" + Where(L));
+    if (u.state == State::kDone)
+      Abort(what + ": the mask names lane " + std::to_string(l) + ", which has exited" + Where(L));
     if (u.state != State::kWarp) return false;
     if (u.op != t.op || u.mask != t.mask)
-      Abort(what + " with mask " + std::to_string(t.mask) + " meets " + OpName(u.op) + " at " + At(u) + " by " +
-            ThreadName(u) + " with mask " + std::to_string(u.mask) + Where(L));
+      Abort(what + " with mask " + std::to_string(t.mask) + " meets " + OpName(u.op) + " at " +
+            At(u) + " by " + ThreadName(u) + " with mask " + std::to_string(u.mask) + Where(L));
     group.push_back(&u);
   }
   uint64_t ballot = 0;
@@ -332,15 +349,23 @@ bool TryCompleteWarp(Launch& L, SimThread& t) {
   for (SimThread* u : group) {
     const unsigned ul = u->linear % 32;
     switch (u->op) {
-      case WarpOp::kBallot: u->result = ballot; break;
-      case WarpOp::kAny: u->result = ballot != 0; break;
-      case WarpOp::kAll: u->result = ballot == (t.mask & 0xffffffffull); break;
-      case WarpOp::kSyncWarp: u->result = 0; break;
+      case WarpOp::kBallot:
+        u->result = ballot;
+        break;
+      case WarpOp::kAny:
+        u->result = ballot != 0;
+        break;
+      case WarpOp::kAll:
+        u->result = ballot == (t.mask & 0xffffffffull);
+        break;
+      case WarpOp::kSyncWarp:
+        u->result = 0;
+        break;
       default: {
         const unsigned src = SourceLane(*u, ul, L);
         if (src != ul && !((t.mask >> src) & 1u))
-          Abort(std::string(OpName(u->op)) + " at " + At(*u) + " by " + ThreadName(*u) + " reads lane " +
-                std::to_string(src) + ", which its mask does not name" + Where(L));
+          Abort(std::string(OpName(u->op)) + " at " + At(*u) + " by " + ThreadName(*u) +
+                " reads lane " + std::to_string(src) + ", which its mask does not name" + Where(L));
         u->result = L.threads[static_cast<size_t>(warp) * 32 + src].value;
       }
     }
@@ -373,13 +398,14 @@ bool ReleaseBarrier(Launch& L) {
     ++arrived;
     if (!first) first = &t;
     if (t.file != first->file || t.line != first->line)
-      Abort("threads wait at different __syncthreads: " + ThreadName(*first) + " at " + At(*first) + ", " +
-            ThreadName(t) + " at " + At(t) + Where(L));
+      Abort("threads wait at different __syncthreads: " + ThreadName(*first) + " at " + At(*first) +
+            ", " + ThreadName(t) + " at " + At(t) + Where(L));
   }
   if (!first) return false;
   if (done > 0)
-    Abort("__syncthreads at " + At(*first) + " is not reached by every thread of the block: " +
-          std::to_string(arrived) + " of " + std::to_string(L.threads.size()) + " arrived, " + std::to_string(done) +
+    Abort("__syncthreads at " + At(*first) +
+          " is not reached by every thread of the block: " + std::to_string(arrived) + " of " +
+          std::to_string(L.threads.size()) + " arrived, " + std::to_string(done) +
           " exited without it (first: " + ThreadName(*exited) + ")" + Where(L));
   for (SimThread& t : L.threads) t.state = State::kReady;
   ++L.barrier_gen;
@@ -394,7 +420,8 @@ bool ReleaseBarrier(Launch& L) {
     if (t.state == State::kDone || shown >= 8) continue;
     ++shown;
     os << "\n    " << ThreadName(t) << " waits in "
-       << (t.state == State::kBarrier ? std::string("__syncthreads") : std::string(OpName(t.op))) << " at " << At(t);
+       << (t.state == State::kBarrier ? std::string("__syncthreads") : std::string(OpName(t.op)))
+       << " at " << At(t);
   }
   Abort(os.str() + Where(L));
 }
@@ -465,9 +492,12 @@ void RunBlock(Launch& L, uint3 block_idx) {
   L.dynamic = nullptr;
 }
 
-void RunLaunch(dim3 grid, dim3 block, size_t smem, const char* file, int line, const std::function<void()>& body) {
+void RunLaunch(dim3 grid, dim3 block, size_t smem, const char* file, int line,
+               const std::function<void()>& body) {
   TsanIgnore ignore;  // the scheduler touches only the emulator's state (kernels run on fibers)
-  if (g_launch) Abort(std::string("a kernel launched from inside a kernel at ") + file + ":" + std::to_string(line));
+  if (g_launch)
+    Abort(std::string("a kernel launched from inside a kernel at ") + file + ":" +
+          std::to_string(line));
   Launch L;
   L.grid = grid;
   L.block = block;
@@ -505,11 +535,15 @@ void RunLaunch(dim3 grid, dim3 block, size_t smem, const char* file, int line, c
 
 std::string CheckConfig(dim3 grid, dim3 block, size_t smem) {
   const uint64_t threads = uint64_t{block.x} * block.y * block.z;
-  if (threads == 0 || grid.x == 0 || grid.y == 0 || grid.z == 0) return "a zero grid or block dimension";
+  if (threads == 0 || grid.x == 0 || grid.y == 0 || grid.z == 0)
+    return "a zero grid or block dimension";
   if (threads > kMaxThreads) return std::to_string(threads) + " threads per block, above 1024";
-  if (block.x > 1024 || block.y > 1024 || block.z > 64) return "block dimensions above (1024, 1024, 64)";
-  if (grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535) return "grid dimensions above (2^31-1, 65535, 65535)";
-  if (smem > kSharedLimit) return std::to_string(smem) + " bytes of dynamic shared memory, above 48 KiB";
+  if (block.x > 1024 || block.y > 1024 || block.z > 64)
+    return "block dimensions above (1024, 1024, 64)";
+  if (grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535)
+    return "grid dimensions above (2^31-1, 65535, 65535)";
+  if (smem > kSharedLimit)
+    return std::to_string(smem) + " bytes of dynamic shared memory, above 48 KiB";
   return {};
 }
 
@@ -520,19 +554,24 @@ const ThreadCoords& Coords() {
   return Current("threadIdx/blockIdx").cur->coords;
 }
 
-void LaunchImpl(const GridArg& grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body) {
+void LaunchImpl(const GridArg& grid, dim3 block, size_t smem, cudaStream_t stream,
+                std::function<void()> body) {
   const std::string bad = CheckConfig(grid.dim, block, smem);
   if (!bad.empty()) {
-    internal::Report("invalid launch at " + std::string(grid.file) + ":" + std::to_string(grid.line) + ": " + bad +
-                     " (grid " + Dim(grid.dim) + ", block " + Dim(block) + ")");
-    internal::SetLastError(smem > kSharedLimit ? cudaErrorInvalidValue : cudaErrorInvalidConfiguration);
+    internal::Report("invalid launch at " + std::string(grid.file) + ":" +
+                     std::to_string(grid.line) + ": " + bad + " (grid " + Dim(grid.dim) +
+                     ", block " + Dim(block) + ")");
+    internal::SetLastError(smem > kSharedLimit ? cudaErrorInvalidValue
+                                               : cudaErrorInvalidConfiguration);
     return;
   }
   const dim3 g = grid.dim;
   const char* file = grid.file;
   const int line = grid.line;
-  const cudaError_t e = internal::Submit(
-      stream, [g, block, smem, file, line, body = std::move(body)]() { RunLaunch(g, block, smem, file, line, body); });
+  const cudaError_t e =
+      internal::Submit(stream, [g, block, smem, file, line, body = std::move(body)]() {
+        RunLaunch(g, block, smem, file, line, body);
+      });
   if (e != cudaSuccess) internal::SetLastError(e);
 }
 
@@ -545,8 +584,9 @@ void* StaticShared(const void* tag, size_t bytes, const char* file, int line) {
     return it->second.first;
   }
   if (L.shared_bytes + bytes + L.smem > kSharedLimit)
-    Abort("__shared__ declared at " + std::string(file) + ":" + std::to_string(line) + " brings the block to " +
-          std::to_string(L.shared_bytes + bytes + L.smem) + " bytes of shared memory, above 48 KiB" + Where(L));
+    Abort("__shared__ declared at " + std::string(file) + ":" + std::to_string(line) +
+          " brings the block to " + std::to_string(L.shared_bytes + bytes + L.smem) +
+          " bytes of shared memory, above 48 KiB" + Where(L));
   void* p = PoisonedAlloc(bytes);
   L.shared[tag] = {p, bytes};
   L.shared_bytes += bytes;
@@ -565,9 +605,9 @@ void SyncThreads(const char* file, int line) {
   SimThread& t = *L.cur;
   if (L.direct) {
     const SimThread& first = L.threads[L.order[0]];
-    Abort("__syncthreads at " + std::string(file) + ":" + std::to_string(line) + " is reached by " + ThreadName(t) +
-          ", but " + ThreadName(first) + " of the same block exited without reaching any barrier (divergent barrier)" +
-          Where(L));
+    Abort("__syncthreads at " + std::string(file) + ":" + std::to_string(line) + " is reached by " +
+          ThreadName(t) + ", but " + ThreadName(first) +
+          " of the same block exited without reaching any barrier (divergent barrier)" + Where(L));
   }
   ++L.sync_calls;
   t.state = State::kBarrier;
@@ -579,15 +619,18 @@ void SyncThreads(const char* file, int line) {
   TsanAcquire(&L.barrier_sync[t.gen & 1]);
 }
 
-uint64_t WarpCollective(WarpOp op, unsigned mask, uint64_t value, int arg, int width, const char* file, int line) {
+uint64_t WarpCollective(WarpOp op, unsigned mask, uint64_t value, int arg, int width,
+                        const char* file, int line) {
   TsanIgnore ignore;
   Launch& L = Current(OpName(op));
   SimThread& t = *L.cur;
   if (L.direct) {
     const SimThread& first = L.threads[L.order[0]];
-    Abort(std::string(OpName(op)) + " at " + file + ":" + std::to_string(line) + " is reached by " + ThreadName(t) +
-          ", but " + ThreadName(first) + " of the same block exited without any barrier or collective; if that "
-          "lane is not in the mask, run with GPEN_CUDASIM_FIBERS=always" + Where(L));
+    Abort(std::string(OpName(op)) + " at " + file + ":" + std::to_string(line) + " is reached by " +
+          ThreadName(t) + ", but " + ThreadName(first) +
+          " of the same block exited without any barrier or collective; if that "
+          "lane is not in the mask, run with GPEN_CUDASIM_FIBERS=always" +
+          Where(L));
   }
   ++L.sync_calls;
   const unsigned warp = t.linear / 32;

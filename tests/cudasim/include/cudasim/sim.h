@@ -36,8 +36,10 @@ struct GridArg {
   dim3 dim;
   const char* file;
   int line;
-  GridArg(dim3 d, const char* f = __builtin_FILE(), int l = __builtin_LINE()) : dim(d), file(f), line(l) {}
-  GridArg(unsigned x, const char* f = __builtin_FILE(), int l = __builtin_LINE()) : dim(x), file(f), line(l) {}
+  GridArg(dim3 d, const char* f = __builtin_FILE(), int l = __builtin_LINE())
+      : dim(d), file(f), line(l) {}
+  GridArg(unsigned x, const char* f = __builtin_FILE(), int l = __builtin_LINE())
+      : dim(x), file(f), line(l) {}
 };
 
 namespace detail {
@@ -65,14 +67,15 @@ void SyncThreads(const char* file, int line);
 enum class WarpOp { kShflIdx, kShflUp, kShflDown, kShflXor, kBallot, kAny, kAll, kSyncWarp };
 // One lane's part in a warp collective: `value` (or the predicate) goes in, the
 // exchanged value comes out. `arg` is the lane, delta or lane mask of the shuffle.
-uint64_t WarpCollective(WarpOp op, unsigned mask, uint64_t value, int arg, int width, const char* file,
-                        int line);
+uint64_t WarpCollective(WarpOp op, unsigned mask, uint64_t value, int arg, int width,
+                        const char* file, int line);
 
 }  // namespace detail
 
 template <typename T>
 T ShflAs(detail::WarpOp op, unsigned mask, T v, int arg, int width, const char* file, int line) {
-  static_assert(sizeof(T) <= 8 && std::is_trivially_copyable<T>::value, "shuffle of a type over 8 bytes");
+  static_assert(sizeof(T) <= 8 && std::is_trivially_copyable<T>::value,
+                "shuffle of a type over 8 bytes");
   uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof(T));
   bits = detail::WarpCollective(op, mask, bits, arg, width, file, line);
@@ -84,7 +87,8 @@ T ShflAs(detail::WarpOp op, unsigned mask, T v, int arg, int width, const char* 
 // The launch: the arguments are converted to the kernel's parameter types and copied
 // now, as CUDA copies kernel parameters at the launch (and a CUDA graph keeps them).
 template <typename... P, typename... A>
-void Launch(void (*kernel)(P...), GridArg grid, dim3 block, size_t smem, cudaStream_t stream, A&&... args) {
+void Launch(void (*kernel)(P...), GridArg grid, dim3 block, size_t smem, cudaStream_t stream,
+            A&&... args) {
   std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
   detail::LaunchImpl(grid, block, smem, stream, [kernel, params]() { std::apply(kernel, params); });
 }
@@ -99,37 +103,45 @@ static constexpr int warpSize = 32;
 
 #define __syncthreads() ::cudasim::detail::SyncThreads(__FILE__, __LINE__)
 namespace cudasim::detail {
-inline unsigned FullMask(unsigned m = 0xffffffffu) { return m; }
+inline unsigned FullMask(unsigned m = 0xffffffffu) {
+  return m;
+}
 }  // namespace cudasim::detail
-#define __syncwarp(...)                                                                                      \
-  ((void)::cudasim::detail::WarpCollective(::cudasim::detail::WarpOp::kSyncWarp,                            \
-                                           ::cudasim::detail::FullMask(__VA_ARGS__), 0, 0, 32, __FILE__, __LINE__))
+#define __syncwarp(...)                                                                        \
+  ((void)::cudasim::detail::WarpCollective(::cudasim::detail::WarpOp::kSyncWarp,               \
+                                           ::cudasim::detail::FullMask(__VA_ARGS__), 0, 0, 32, \
+                                           __FILE__, __LINE__))
 
 // (mask, var, lane/delta/laneMask[, width])
-#define __shfl_sync(mask, var, ...) \
-  ::cudasim::ShflAs(::cudasim::detail::WarpOp::kShflIdx, mask, var, GPEN_SIM_ARG2(__VA_ARGS__, 32), __FILE__, __LINE__)
-#define __shfl_up_sync(mask, var, ...) \
-  ::cudasim::ShflAs(::cudasim::detail::WarpOp::kShflUp, mask, var, GPEN_SIM_ARG2(__VA_ARGS__, 32), __FILE__, __LINE__)
-#define __shfl_down_sync(mask, var, ...) \
-  ::cudasim::ShflAs(::cudasim::detail::WarpOp::kShflDown, mask, var, GPEN_SIM_ARG2(__VA_ARGS__, 32), __FILE__, __LINE__)
-#define __shfl_xor_sync(mask, var, ...) \
-  ::cudasim::ShflAs(::cudasim::detail::WarpOp::kShflXor, mask, var, GPEN_SIM_ARG2(__VA_ARGS__, 32), __FILE__, __LINE__)
+#define __shfl_sync(mask, var, ...)                                 \
+  ::cudasim::ShflAs(::cudasim::detail::WarpOp::kShflIdx, mask, var, \
+                    GPEN_SIM_ARG2(__VA_ARGS__, 32), __FILE__, __LINE__)
+#define __shfl_up_sync(mask, var, ...)                                                             \
+  ::cudasim::ShflAs(::cudasim::detail::WarpOp::kShflUp, mask, var, GPEN_SIM_ARG2(__VA_ARGS__, 32), \
+                    __FILE__, __LINE__)
+#define __shfl_down_sync(mask, var, ...)                             \
+  ::cudasim::ShflAs(::cudasim::detail::WarpOp::kShflDown, mask, var, \
+                    GPEN_SIM_ARG2(__VA_ARGS__, 32), __FILE__, __LINE__)
+#define __shfl_xor_sync(mask, var, ...)                             \
+  ::cudasim::ShflAs(::cudasim::detail::WarpOp::kShflXor, mask, var, \
+                    GPEN_SIM_ARG2(__VA_ARGS__, 32), __FILE__, __LINE__)
 // "a, b" from "a, 32" or "a, w, 32": the lane argument and the width (default 32).
 #define GPEN_SIM_ARG2(a, w, ...) (a), static_cast<int>(w)
 
-#define __ballot_sync(mask, pred)                                                                             \
-  static_cast<unsigned>(::cudasim::detail::WarpCollective(::cudasim::detail::WarpOp::kBallot, mask, !!(pred), \
-                                                          0, 32, __FILE__, __LINE__))
-#define __any_sync(mask, pred)                                                                                  \
-  static_cast<int>(::cudasim::detail::WarpCollective(::cudasim::detail::WarpOp::kAny, mask, !!(pred), 0, 32, \
-                                                     __FILE__, __LINE__))
-#define __all_sync(mask, pred)                                                                                  \
-  static_cast<int>(::cudasim::detail::WarpCollective(::cudasim::detail::WarpOp::kAll, mask, !!(pred), 0, 32, \
-                                                     __FILE__, __LINE__))
+#define __ballot_sync(mask, pred)                          \
+  static_cast<unsigned>(::cudasim::detail::WarpCollective( \
+      ::cudasim::detail::WarpOp::kBallot, mask, !!(pred), 0, 32, __FILE__, __LINE__))
+#define __any_sync(mask, pred)                                                              \
+  static_cast<int>(::cudasim::detail::WarpCollective(::cudasim::detail::WarpOp::kAny, mask, \
+                                                     !!(pred), 0, 32, __FILE__, __LINE__))
+#define __all_sync(mask, pred)                                                              \
+  static_cast<int>(::cudasim::detail::WarpCollective(::cudasim::detail::WarpOp::kAll, mask, \
+                                                     !!(pred), 0, 32, __FILE__, __LINE__))
 
 // Shared memory declarations used by kernels/common.cuh's GPEN_SHARED macros.
-#define GPEN_SIM_STATIC_SHARED(T, name, n)                                                        \
-  static const char name##_cudasim_tag = 0;                                                       \
-  T* const name = static_cast<T*>(                                                                \
+#define GPEN_SIM_STATIC_SHARED(T, name, n)  \
+  static const char name##_cudasim_tag = 0; \
+  T* const name = static_cast<T*>(          \
       ::cudasim::detail::StaticShared(&name##_cudasim_tag, sizeof(T) * (n), __FILE__, __LINE__))
-#define GPEN_SIM_DYNAMIC_SHARED(T, name) T* const name = static_cast<T*>(::cudasim::detail::DynamicShared())
+#define GPEN_SIM_DYNAMIC_SHARED(T, name) \
+  T* const name = static_cast<T*>(::cudasim::detail::DynamicShared())
