@@ -58,7 +58,9 @@ inline void Launch(void (*kernel)(P...), ::cudasim::GridArg grid, dim3 block, si
 template <typename... P, typename... A>
 inline void Launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
                    A&&... args) {
-  kernel<<<grid, block, smem, stream> > >(std::forward<A>(args)...);
+  // clang-format off
+  kernel<<<grid, block, smem, stream>>>(std::forward<A>(args)...);
+  // clang-format on
 }
 #define GPEN_SHARED(T, name, n) __shared__ T name[n]
 #define GPEN_DYNAMIC_SHARED(T, name) extern __shared__ T name[]
