@@ -17,6 +17,7 @@ __global__ void PixelNormKernel(PixelNormParams p) {
   __syncthreads();
   for (unsigned s = blockDim.x / 2; s > 0; s /= 2) {
     if (threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+    __syncthreads();
   }
   const float r = rsqrtf(part[0] / static_cast<float>(p.c) + 1e-8f);
   for (int64_t i = threadIdx.x; i < p.c; i += blockDim.x) p.y[b * p.c + i] = p.x[b * p.c + i] * r;

@@ -62,7 +62,9 @@ run_suite() {  # build dir -> what happened, in a few words
   if [ $rc -eq 0 ]; then
     echo "passed (missed)"
   else
-    why=$(grep -m1 -oE "(AddressSanitizer|ThreadSanitizer): [a-z-]+( [a-z]+)?|cudasim: [^:(]*|[a-z_0-9 ]+ \[fp(16|32)\]: max \|diff\| [0-9.e+-]+|malloc\(\): [a-z ]+|free\(\): [a-z ]+|ERROR: .{0,100}" "$log")
+    # The most telling line: a sanitizer's or the emulator's report, a comparison, else doctest's.
+    why=$(grep -m1 -oE "(AddressSanitizer|ThreadSanitizer): [a-z-]+( [a-z]+)?|cudasim: [^:(]*|malloc\(\): [a-z ]+|free\(\): [a-z ]+" "$log" ||
+      grep -m1 -oE "[a-z_0-9 ]+ \[fp(16|32)\]: max \|diff\| [0-9.e+-]+" "$log" || grep -m1 -oE "ERROR: .{0,80}" "$log")
     echo "**caught** (exit $rc): ${why:-see the log}"
   fi
   rm -f "$log"
