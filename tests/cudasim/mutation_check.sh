@@ -12,6 +12,12 @@ builds=(build-sim build-asan build-tsan)
 for b in "${builds[@]}"; do
   [ -d "$b" ] || { echo "mutation_check: $b is missing; run tools/test.sh first" >&2; exit 1; }
 done
+# It edits kernels/ in place while it runs (do not commit meanwhile), so it starts only
+# from a clean kernels/ and puts every file back at the end.
+if [ -n "$(git status --porcelain -- kernels 2>/dev/null)" ]; then
+  echo "mutation_check: kernels/ has uncommitted changes; commit or set them aside first" >&2
+  exit 1
+fi
 
 # `mutate list` prints "index<TAB>name"; `mutate apply N` applies bug N, a literal
 # replacement that must match exactly once.
