@@ -24,6 +24,8 @@ __global__ void DemodCoefKernel(DemodCoefParams p) {
 
 void LaunchDemodCoef(DemodCoefParams p, cudaStream_t stream) {
   const int64_t threads = p.n * p.cout * 32;
+  // One warp per output and no grid-stride loop: the grid must cover every warp.
+  GPEN_CHECK(static_cast<int64_t>(GridFor(threads, 256)) * 256 >= threads);
   Launch(DemodCoefKernel, GridFor(threads, 256), 256, 0, stream, p);
   CUDA_CHECK(cudaGetLastError());
 }

@@ -29,6 +29,12 @@ bool FileExists(const std::string& path) {
 }
 
 namespace {
+// GPEN_REQUIRE_SHARED=1 (CI, which has ../shared): a missing set fails instead of skipping.
+bool RequireShared() {
+  const char* e = std::getenv("GPEN_REQUIRE_SHARED");
+  return e && std::string(e) == "1";
+}
+
 bool IsDir(const std::string& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -51,6 +57,9 @@ bool SkipUnlessGpenFixture(const std::string& set, std::string* dir) {
   REQUIRE_MESSAGE(set != "tiny64", "fixture set " << set
                                                   << " ships with the repository but was not found "
                                                   << where);
+  REQUIRE_MESSAGE(!RequireShared(), "fixture set "
+                                        << set << " not found " << where
+                                        << ", and GPEN_REQUIRE_SHARED=1 forbids skipping");
   MESSAGE("skipped: fixture set " << set << " not found " << where);
   return false;
 }
@@ -58,6 +67,8 @@ bool SkipUnlessGpenFixture(const std::string& set, std::string* dir) {
 std::string SharedFileOrSkip(const std::string& relative) {
   const std::string p = SharedDir() + "/" + relative;
   if (FileExists(p)) return p;
+  REQUIRE_MESSAGE(!RequireShared(), relative << " not found in " << SharedDir()
+                                             << ", and GPEN_REQUIRE_SHARED=1 forbids skipping");
   MESSAGE("skipped: " << relative << " not found in " << SharedDir());
   return {};
 }

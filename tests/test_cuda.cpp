@@ -475,20 +475,21 @@ TEST_CASE("gpu op grid-stride loops past the grid cap (second and later passes)"
     kernels::LaunchUpfirdn2d(p, nullptr);
     Expect("upfirdn2d past the cap", t, du.Download(), us, up);
   }
-  // mod_conv1x1 strides over pixels with its own grid (capped the same way).
-  const int64_t n = 2, cin = 9, cout = 3, hw = 13 * 17;
+  // mod_conv1x1 strides over pixels with its own grid (capped the same way): 40 x 40
+  // pixels are 7 blocks' worth, so 3 blocks take three passes.
+  const int64_t n = 2, cin = 9, cout = 3, hw = 40 * 40;
   const auto x = Random(n * cin * hw, 31), sv = Random(n * cin, 32, 0.1f, 2.f),
              wt = Random(cout * cin, 33);
   std::vector<float> xm(x.size()), want(static_cast<size_t>(n * cout * hw));
-  cpu::ScaleChannels(x.data(), {n, cin, 13, 17}, sv.data(), xm.data());
+  cpu::ScaleChannels(x.data(), {n, cin, 40, 40}, sv.data(), xm.data());
   cpu::Workspace ws;
-  cpu::Conv2d(xm.data(), {n, cin, 13, 17}, wt.data(), 1, 0.5f, 1, 0, want.data(), {n, cout, 13, 17},
+  cpu::Conv2d(xm.data(), {n, cin, 40, 40}, wt.data(), 1, 0.5f, 1, 0, want.data(), {n, cout, 40, 40},
               &ws);
   Dev dx(x, StorageType::kF32), ds(sv, StorageType::kF32), dw(wt, StorageType::kF32),
       dy(want.size(), StorageType::kF32);
   kernels::LaunchModConv1x1(
       {dx.get(), StorageType::kF32, ds.f(), dw.f(), 0.5f, dy.f(), n, cin, cout, hw}, nullptr);
-  Expect("mod_conv1x1 past the cap", StorageType::kF32, dy.Download(), {n, cout, 13, 17}, want);
+  Expect("mod_conv1x1 past the cap", StorageType::kF32, dy.Download(), {n, cout, 40, 40}, want);
 }
 
 // GPEN-BFR-512's widest layers: Cin 1024 (channels at 8x8 with narrow 1 and

@@ -121,12 +121,7 @@ namespace cuda {
 
 namespace {
 
-constexpr size_t kAlign = 256;
 constexpr size_t kGemmBandBytes = size_t{64} << 20;  // im2col band (cuBLAS path)
-
-size_t AlignUp(size_t v) {
-  return (v + kAlign - 1) / kAlign * kAlign;
-}
 
 // A size passed to a library that takes int. Sizes come from the graph, whose
 // convolutions are split so that they fit (ConvBatchChunk, per-sample GEMMs); a value
@@ -436,9 +431,11 @@ class CudaBackend final : public Backend {
       }
       conv_ws = std::max(conv_ws, r.workspace);
     }
-    style_offset_ = AlignUp(conv_ws);  // <= the cap: every algorithm/band was chosen within it
-    cast_offset_ = AlignUp(style_offset_ + static_cast<size_t>(layout_.style_floats) * 4);
-    workspace_bytes_ = AlignUp(cast_offset_ + static_cast<size_t>(layout_.cast_floats) * 4);
+    // conv_ws <= the cap: every algorithm and band was chosen within it.
+    const ScratchLayout scratch = PlanScratch(conv_ws, layout_);
+    style_offset_ = scratch.style_offset;
+    cast_offset_ = scratch.cast_offset;
+    workspace_bytes_ = scratch.total;
     return Status::Ok();
   }
 

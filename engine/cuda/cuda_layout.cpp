@@ -18,11 +18,6 @@ namespace cuda {
 
 namespace {
 
-constexpr size_t kAlign = 256;
-size_t AlignUp(size_t v) {
-  return (v + kAlign - 1) / kAlign * kAlign;
-}
-
 class Blob {
  public:
   explicit Blob(bool with_data) : with_data_(with_data) {}
@@ -182,6 +177,14 @@ WeightLayout BuildWeightLayout(const Graph& g, const WeightStore& w, bool half,
   return L;
 }
 
+ScratchLayout PlanScratch(size_t conv_bytes, const WeightLayout& L) {
+  ScratchLayout s;
+  s.style_offset = AlignUp(conv_bytes);
+  s.cast_offset = AlignUp(s.style_offset + static_cast<size_t>(L.style_floats) * 4);
+  s.total = AlignUp(s.cast_offset + static_cast<size_t>(L.cast_floats) * 4);
+  return s;
+}
+
 int64_t ConvBatchChunk(const Shape& x, const Shape& y) {
   GPEN_CHECK(x.rank() == 4 && y.rank() == 4 && x.n() == y.n() && x.n() > 0);
   const int64_t per_sample = std::max(x.numel() / x.n(), y.numel() / y.n());
@@ -198,7 +201,6 @@ MemoryReport CudaBackendMemory(const Graph& unfused, const WeightStore& w,
   const Graph g = FuseGraph(unfused);
   const bool half = o.precision == Precision::kFp16;
   const cuda::WeightLayout L = cuda::BuildWeightLayout(g, w, half, true, false);
-  auto align = [](int64_t v) { return (v + 255) / 256 * 256; };
   MemoryReport r;
   r.weights = static_cast<int64_t>(L.blob_bytes);
   r.arena = PlanMemory(g, half ? 2 : 4).arena_bytes;
@@ -209,9 +211,9 @@ MemoryReport CudaBackendMemory(const Graph& unfused, const WeightStore& w,
   int64_t slices = 0;
   for (const cuda::StyleGroupLayout& sg : L.groups)
     slices += static_cast<int64_t>(sg.slices.size());
-  r.workspace =
-      align(align(align(o.conv_workspace_limit) + L.style_floats * 4) + L.cast_floats * 4) +
-      o.cublas_workspace + slices * 32;
+  r.workspace = static_cast<int64_t>(
+                    cuda::PlanScratch(static_cast<size_t>(o.conv_workspace_limit), L).total) +
+                o.cublas_workspace + slices * 32;
   return r;
 }
 

@@ -58,12 +58,27 @@ struct WeightLayout {
 WeightLayout BuildWeightLayout(const Graph& fused, const WeightStore& w, bool half,
                                bool transposed_for_cudnn, bool with_data);
 
+// Device allocations and their parts are aligned to this many bytes.
+inline constexpr size_t kDeviceAlign = 256;
+inline size_t AlignUp(size_t v) {
+  return (v + kDeviceAlign - 1) / kDeviceAlign * kDeviceAlign;
+}
+
+// The backend's one scratch buffer: convolution workspace (at most the cap), then the
+// style GEMM result, then the fp32 copy of an fp16 GEMM input. The backend allocates
+// exactly `total`; the planner counts it with the convolution part at its cap.
+struct ScratchLayout {
+  size_t style_offset = 0, cast_offset = 0, total = 0;
+};
+ScratchLayout PlanScratch(size_t conv_bytes, const WeightLayout& L);
+
 // The most elements a tensor handed to cuDNN's legacy API may have (2^31 - 1).
 inline constexpr int64_t kCudnnMaxElements = (int64_t{1} << 31) - 1;
 
-// Samples per cuDNN call for a convolution from x (N, C, H, W) to y (N, C', H', W'),
-// as PyTorch splits it: the whole batch when x and y both have at most kCudnnMaxElements,
-// else the fewest chunks that do, as even as possible (the last chunk may be smaller).
+// Samples per cuDNN call for a convolution from x (N, C, H, W) to y (N, C', H', W'):
+// the whole batch when x and y both have at most kCudnnMaxElements, else the fewest
+// calls that fit, each of ceil(N / calls) samples (the last may be smaller). PyTorch
+// splits too (at 2^28-element chunks); fewer, larger calls suit cuDNN better.
 // 0 when a single sample is already too large.
 int64_t ConvBatchChunk(const Shape& x, const Shape& y);
 

@@ -121,9 +121,14 @@ class DeviceBuffer {
   Status Allocate(size_t bytes, const std::string& what) {
     Reset();
     if (bytes == 0) return Status::Ok();
-    if (cudaMalloc(&p_, bytes) != cudaSuccess) {
-      (void)cudaGetLastError();  // an allocation error is not sticky: clear it
+    const cudaError_t e = cudaMalloc(&p_, bytes);
+    if (e != cudaSuccess) {
       p_ = nullptr;
+      // Only running out of memory is the user's to fix; any other error is a bug or a
+      // broken device (a sticky fault) and must not send the caller into re-planning.
+      if (e != cudaErrorMemoryAllocation)
+        FailCheck("cudaMalloc", __FILE__, __LINE__, cudaGetErrorString(e));
+      (void)cudaGetLastError();  // an allocation error is not sticky: clear it
       return GpuOutOfMemory("cannot allocate " + std::to_string(bytes >> 20) +
                             " MiB of GPU memory for " + what);
     }
@@ -157,8 +162,10 @@ class PinnedBuffer {
     p_ = nullptr;
     const cudaError_t e = cudaMallocHost(&p_, bytes);
     if (e != cudaSuccess) {
-      (void)cudaGetLastError();
       p_ = nullptr;
+      if (e != cudaErrorMemoryAllocation)
+        FailCheck("cudaMallocHost", __FILE__, __LINE__, cudaGetErrorString(e));
+      (void)cudaGetLastError();
       return OutOfMemory("cannot allocate " + std::to_string(bytes >> 20) +
                              " MiB of pinned host memory for " + what + " (" +
                              cudaGetErrorString(e) + ")",

@@ -387,5 +387,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::strncmp(argv[i], "--death=", 8) == 0) return RunDeath(argv[i] + 8);
   doctest::Context ctx(argc, argv);
-  return ctx.run();
+  const int rc = ctx.run();
+  if (const size_t left = cudasim::DeviceBytesInUse(); left != 0) {
+    std::printf("cudasim: %zu bytes of device memory were never freed\n", left);
+    return rc ? rc : 1;
+  }
+  return rc;
 }

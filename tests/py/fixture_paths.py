@@ -6,7 +6,8 @@ with nothing outside the repository. The large ones (gpen/s128, gpen/bfr256_fp16
 retinaface) stay in ../shared; tests that need them skip with a message when absent.
 
 GPEN_TEST_DATA_DIR overrides tests/data; GPEN_SHARED_DIR overrides ../shared (the
-directory next to the repository).
+directory next to the repository). GPEN_REQUIRE_SHARED=1 (set by CI, which has
+../shared) turns every such skip into a failure, so that a skip cannot hide there.
 """
 
 import os
@@ -38,9 +39,12 @@ def fixture_dir(kind, name):
 
 
 def not_found(kind, name):
-    """The skip message for a set that no root has."""
-    return "fixture set %s/%s not found (looked in %s)" % (
+    """The skip message for a set that no root has; an error under GPEN_REQUIRE_SHARED=1."""
+    message = "fixture set %s/%s not found (looked in %s)" % (
         kind, name, " and ".join(os.path.join(r, kind) for r in roots()))
+    if os.environ.get("GPEN_REQUIRE_SHARED") == "1":
+        raise AssertionError(message + ", and GPEN_REQUIRE_SHARED=1 forbids skipping")
+    return message
 
 
 def gpen_sets():

@@ -166,38 +166,39 @@ inline void __threadfence() {}
 inline void __threadfence_block() {}
 
 // Atomics: fibers switch only at barriers and collectives, so a read-modify-write is
-// atomic by construction; the __atomic builtins keep ThreadSanitizer informed.
+// atomic by construction; the __atomic builtins keep ThreadSanitizer informed. Relaxed,
+// as CUDA's atomics are: they order nothing else.
 inline int atomicAdd(int* p, int v) {
-  return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
+  return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 inline unsigned atomicAdd(unsigned* p, unsigned v) {
-  return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
+  return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) {
-  return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
+  return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 inline float atomicAdd(float* p, float v) {
   auto* bits = reinterpret_cast<uint32_t*>(p);
-  uint32_t ob = __atomic_load_n(bits, __ATOMIC_SEQ_CST), nb;
+  uint32_t ob = __atomic_load_n(bits, __ATOMIC_RELAXED), nb;
   float old;
   do {
     __builtin_memcpy(&old, &ob, 4);
     const float upd = old + v;
     __builtin_memcpy(&nb, &upd, 4);
-  } while (!__atomic_compare_exchange_n(bits, &ob, nb, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+  } while (!__atomic_compare_exchange_n(bits, &ob, nb, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
   return old;
 }
 inline int atomicMax(int* p, int v) {
-  int old = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+  int old = __atomic_load_n(p, __ATOMIC_RELAXED);
   while (old < v &&
-         !__atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+         !__atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
   }
   return old;
 }
 inline int atomicExch(int* p, int v) {
-  return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
+  return __atomic_exchange_n(p, v, __ATOMIC_RELAXED);
 }
 inline int atomicCAS(int* p, int cmp, int v) {
-  __atomic_compare_exchange_n(p, &cmp, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  __atomic_compare_exchange_n(p, &cmp, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
   return cmp;
 }

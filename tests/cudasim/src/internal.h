@@ -20,6 +20,9 @@ struct Config {
   Order order = Order::kForward;     // GPEN_CUDASIM_ORDER: forward, reverse, shuffle
   uint64_t seed = 1;                 // GPEN_CUDASIM_SEED: for the shuffled order
   bool always_fibers = false;        // GPEN_CUDASIM_FIBERS=always: no fast path
+  // GPEN_CUDASIM_POISON: the byte fresh device and shared memory is filled with. 0xFF
+  // (NaN) by default; 0x7F (3.4e38 as float) shows a read that fmaxf would hide.
+  int poison = 0xFF;
 };
 Config& GetConfig();
 
@@ -41,7 +44,5 @@ cudaError_t CheckNotCapturing(const char* api);
 // The allocation containing [p, p + bytes): true, or false with a Report naming `what`.
 bool DeviceRangeOk(const void* p, size_t bytes, const char* what);
 bool IsDevicePointer(const void* p);
-
-std::string FormatBytes(size_t bytes);
 
 }  // namespace cudasim::internal

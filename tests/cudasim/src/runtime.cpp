@@ -169,10 +169,6 @@ void SetLastError(cudaError_t e) {
   g_last_error = e;
 }
 
-std::string FormatBytes(size_t bytes) {
-  return std::to_string(bytes) + " bytes";
-}
-
 cudaError_t CheckNotCapturing(const char* api) {
   if (!AnyCapture()) return cudaSuccess;
   Report(std::string(api) +
@@ -467,7 +463,7 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   }
   void* p = nullptr;
   if (posix_memalign(&p, 256, bytes ? bytes : 1) != 0) return Fail(cudaErrorMemoryAllocation);
-  std::memset(p, 0xFF, bytes);  // poison: NaN in float and half
+  std::memset(p, GetConfig().poison, bytes);  // poison: NaN in float and half by default
   std::lock_guard<std::mutex> lock(r.mu);
   r.device[reinterpret_cast<uintptr_t>(p)] = bytes;
   r.used += Granule(bytes);
@@ -498,7 +494,7 @@ cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
   if (DeviceAvailable() != cudaSuccess) return Fail(DeviceAvailable());
   void* p = std::malloc(bytes ? bytes : 1);
   if (!p) return Fail(cudaErrorMemoryAllocation);
-  std::memset(p, 0xFF, bytes);
+  std::memset(p, GetConfig().poison, bytes);
   Registry& r = Reg();
   std::lock_guard<std::mutex> lock(r.mu);
   r.host.insert(p);
@@ -546,6 +542,7 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
 }
 
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream) {
+  if (bytes == 0) return cudaSuccess;
   if (!DeviceRangeOk(dst, bytes, "cudaMemset")) return Fail(cudaErrorInvalidValue);
   const cudaError_t e = Submit(stream, [dst, value, bytes]() { std::memset(dst, value, bytes); });
   return e == cudaSuccess ? e : Fail(e);

@@ -195,7 +195,7 @@ Launch& Current(const char* what) {
 void* PoisonedAlloc(size_t bytes) {
   void* p = std::malloc(bytes ? bytes : 1);
   if (!p) Abort("out of host memory for shared memory");
-  std::memset(p, 0xFF, bytes);
+  std::memset(p, internal::GetConfig().poison, bytes);
   return p;
 }
 
@@ -331,10 +331,7 @@ bool TryCompleteWarp(Launch& L, SimThread& t) {
   for (unsigned l = 0; l < 32; ++l) {
     if (!((t.mask >> l) & 1u)) continue;
     const size_t idx = static_cast<size_t>(warp) * 32 + l;
-    if (idx >= L.threads.size())
-      Abort(what + ": the mask names lane " + std::to_string(l) +
-            ", which does not exist in a block of " + std::to_string(L.threads.size()) +
-            " threads" + Where(L));
+    if (idx >= L.threads.size()) continue;  // beyond the block: an inactive lane, as on a GPU
     SimThread& u = L.threads[idx];
     if (u.state == State::kDone)
       Abort(what + ": the mask names lane " + std::to_string(l) + ", which has exited" + Where(L));
@@ -355,17 +352,22 @@ bool TryCompleteWarp(Launch& L, SimThread& t) {
       case WarpOp::kAny:
         u->result = ballot != 0;
         break;
-      case WarpOp::kAll:
-        u->result = ballot == (t.mask & 0xffffffffull);
+      case WarpOp::kAll: {
+        uint64_t live = 0;  // the lanes that took part
+        for (SimThread* v : group) live |= 1ull << (v->linear % 32);
+        u->result = ballot == live;
         break;
+      }
       case WarpOp::kSyncWarp:
         u->result = 0;
         break;
       default: {
         const unsigned src = SourceLane(*u, ul, L);
-        if (src != ul && !((t.mask >> src) & 1u))
+        const bool exists = static_cast<size_t>(warp) * 32 + src < L.threads.size();
+        if (src != ul && (!((t.mask >> src) & 1u) || !exists))
           Abort(std::string(OpName(u->op)) + " at " + At(*u) + " by " + ThreadName(*u) +
-                " reads lane " + std::to_string(src) + ", which its mask does not name" + Where(L));
+                " reads lane " + std::to_string(src) + ", which " +
+                (exists ? "its mask does not name" : "does not exist in the block") + Where(L));
         u->result = L.threads[static_cast<size_t>(warp) * 32 + src].value;
       }
     }
@@ -440,10 +442,12 @@ std::vector<uint64_t> MakeOrder(uint64_t n) {
   return o;
 }
 
-void RunDirect(Launch& L, size_t from) {
+// The rest of a block whose probe thread exited without synchronising: plain calls.
+void RunDirect(Launch& L) {
   L.direct = true;
-  for (size_t k = from; k < L.order.size(); ++k) {
-    SimThread& t = L.threads[L.order[k]];
+  for (unsigned idx : L.order) {
+    SimThread& t = L.threads[idx];
+    if (t.state == State::kDone) continue;
     L.cur = &t;
     (*L.body)();
     t.state = State::kDone;
@@ -465,10 +469,12 @@ void RunBlock(Launch& L, uint3 block_idx) {
   const bool fast = !CUDASIM_TSAN && !internal::GetConfig().always_fibers;
   size_t first = 0;
   if (fast) {
-    SimThread& t0 = L.threads[L.order[0]];
+    // The probe is thread 0 whatever the order: the thread least likely to leave early
+    // (a tail guard exits the last threads), so a valid kernel is not misjudged.
+    SimThread& t0 = L.threads[0];
     Resume(L, t0);
     if (t0.state == State::kDone && L.sync_calls == 0) {
-      RunDirect(L, 1);
+      RunDirect(L);
       first = L.order.size();
     }
   }
@@ -604,7 +610,7 @@ void SyncThreads(const char* file, int line) {
   Launch& L = Current("__syncthreads");
   SimThread& t = *L.cur;
   if (L.direct) {
-    const SimThread& first = L.threads[L.order[0]];
+    const SimThread& first = L.threads[0];
     Abort("__syncthreads at " + std::string(file) + ":" + std::to_string(line) + " is reached by " +
           ThreadName(t) + ", but " + ThreadName(first) +
           " of the same block exited without reaching any barrier (divergent barrier)" + Where(L));
@@ -625,7 +631,7 @@ uint64_t WarpCollective(WarpOp op, unsigned mask, uint64_t value, int arg, int w
   Launch& L = Current(OpName(op));
   SimThread& t = *L.cur;
   if (L.direct) {
-    const SimThread& first = L.threads[L.order[0]];
+    const SimThread& first = L.threads[0];
     Abort(std::string(OpName(op)) + " at " + file + ":" + std::to_string(line) + " is reached by " +
           ThreadName(t) + ", but " + ThreadName(first) +
           " of the same block exited without any barrier or collective; if that "
@@ -643,9 +649,12 @@ uint64_t WarpCollective(WarpOp op, unsigned mask, uint64_t value, int arg, int w
   t.file = file;
   t.line = line;
   t.gen = L.warp_gen[warp];
-  TsanRelease(&L.warp_sync[2 * warp + (t.gen & 1)]);
+  // Only __syncwarp orders memory among the lanes; a shuffle or vote exchanges values
+  // and promises nothing about memory, so TSan is told nothing for those.
+  const bool orders_memory = op == WarpOp::kSyncWarp;
+  if (orders_memory) TsanRelease(&L.warp_sync[2 * warp + (t.gen & 1)]);
   SwitchToScheduler(L, t, false);
-  TsanAcquire(&L.warp_sync[2 * warp + (t.gen & 1)]);
+  if (orders_memory) TsanAcquire(&L.warp_sync[2 * warp + (t.gen & 1)]);
   return t.result;
 }
 
