@@ -100,6 +100,8 @@ Config LoadConfig() {
   if (const char* s = std::getenv("GPEN_CUDASIM_SEED")) c.seed = std::strtoull(s, nullptr, 10);
   if (const char* f = std::getenv("GPEN_CUDASIM_FIBERS"))
     c.always_fibers = std::string(f) == "always";
+  if (const char* p = std::getenv("GPEN_CUDASIM_POISON"))
+    c.poison = static_cast<int>(std::strtol(p, nullptr, 0) & 0xFF);
   return c;
 }
 
