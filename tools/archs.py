@@ -7,7 +7,14 @@ provides two functions:
   * `infer(tensors)` -> hp, reading the hyperparameters back from tensor shapes.
 The converter infers, rebuilds the table, and requires the checkpoint to match it
 exactly. Adding a family means adding one table and one inference function here;
-the converter itself does not change.
+the converter itself does not change. A family may also provide
+  * `check(hp)` -> raises ArchError unless the engine accepts these hyperparameters
+    (the same ranges as engine/model/gpen_arch.cpp and model_file.cpp, so that the
+    converter never reports success for a file the engine would refuse);
+  * `fixed(hp)` -> {name: expected float32 values} for buffers whose values the
+    engine checks element by element (GPEN's blur kernels).
+Inference works on anything with a `.shape` (numpy arrays or the reader's lazy
+TensorRef) and reads data only for a small blur buffer.
 
 The GPEN table mirrors upstream `face_model/gpen_model.py`: `FullGenerator` (and
 `FullGenerator_SR` when the encoder input is smaller than the output).
@@ -20,6 +27,13 @@ import numpy as np
 
 class ArchError(Exception):
     pass
+
+
+def _q(name, limit=80):
+    """A tensor name made safe to print on one line (names come from the file)."""
+    cut = len(name) > limit
+    s = name[:limit].encode("unicode_escape").decode("ascii").replace("'", "\\'")
+    return s + "..." if cut else s
 
 
 # --------------------------------------------------------------------------- GPEN
@@ -92,81 +106,154 @@ def _count(tensors, fmt):
     return n
 
 
-def _blur_from_buffer(k2d, name):
+def _blur_from_buffer(t, name):
     """A stored blur buffer is outer(k, k) / sum(k)^2 (times a gain); return integer k."""
-    k2d = np.asarray(k2d, dtype=np.float64)
-    row = k2d.sum(axis=0)
-    if not np.all(np.isfinite(row)) or row.min() <= 0:
-        raise ArchError(f"blur kernel '{name}' is not a positive separable kernel")
-    k1 = row / row.min()
+    shape = tuple(t.shape)
+    if len(shape) != 2 or shape[0] != shape[1] or not 1 <= shape[0] <= 16:
+        raise ArchError(f"blur kernel '{name}' has shape {list(shape)}, expected a small "
+                        f"square such as [4, 4]")
+    k2d = np.asarray(t, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        row = k2d.sum(axis=0)
+        if not np.all(np.isfinite(row)) or row.min() <= 0:
+            raise ArchError(f"blur kernel '{name}' is not a positive separable kernel")
+        k1 = row / row.min()
+    if not np.all(np.isfinite(k1)) or k1.max() > 1000:
+        raise ArchError(f"blur kernel '{name}' is not made of small integers")
     ki = np.round(k1)
     if np.abs(k1 - ki).max() > 1e-3:
         raise ArchError(f"blur kernel '{name}' is not made of small integers: {k1.tolist()}")
     expect = np.outer(ki, ki) / ki.sum() ** 2
-    gain = k2d.sum()
-    if np.abs(expect * gain - k2d).max() > 1e-3 * abs(gain):
+    with np.errstate(all="ignore"):
+        gain = k2d.sum()
+        bad = not np.isfinite(gain) or np.abs(expect * gain - k2d).max() > 1e-3 * abs(gain)
+    if bad:
         raise ArchError(f"blur kernel '{name}' is not separable")
     return [int(v) for v in ki]
 
 
 def gpen_infer(tensors):
-    def shape(name):
+    def dim(name, i):
         if name not in tensors:
             raise ArchError(f"not a GPEN checkpoint: tensor '{name}' is missing")
-        return tuple(tensors[name].shape)
+        shape = tuple(tensors[name].shape)
+        if len(shape) <= i:
+            raise ArchError(f"not a GPEN checkpoint: tensor '{name}' has shape {list(shape)}, "
+                            f"expected at least {i + 1} dimensions")
+        return shape[i]
 
     n_mlp = 0
     while f"generator.style.{n_mlp + 1}.weight" in tensors:
         n_mlp += 1
     if n_mlp == 0:
         raise ArchError("not a GPEN checkpoint: no mapping layer 'generator.style.1.weight'")
-    style_dim = shape("generator.style.1.weight")[0]
+    style_dim = dim("generator.style.1.weight", 0)
+    _in_range("style_dim", style_dim, *GPEN_RANGES["style_dim"])
+    _in_range("n_mlp", n_mlp, *GPEN_RANGES["n_mlp"])
     n_rgb = _count(tensors, "generator.to_rgbs.{}.conv.weight")
     if "ecd0.0.0.weight" not in tensors:
         raise ArchError("not a GPEN checkpoint: encoder input layer 'ecd0.0.0.weight' is missing")
     levels = 1  # ecd0, then ecd1.. each halve the resolution down to 4x4
     while f"ecd{levels}.0.1.weight" in tensors:
         levels += 1
+    if not 1 <= n_rgb <= 9 or not 2 <= levels <= 10:
+        raise ArchError(f"{n_rgb} ToRGB layers and {levels} encoder levels give sizes outside "
+                        f"[8, 2048]; GPEN has 1 to 9 and 2 to 10")
     out_size = 2 ** (n_rgb + 2)
     in_size = 2 ** (levels + 1)
-    c4 = shape("generator.input.input")[1]
-    isconcat = shape("generator.to_rgb1.conv.weight")[2] == 2 * c4
+    c4 = dim("generator.input.input", 1)
+    isconcat = dim("generator.to_rgb1.conv.weight", 2) == 2 * c4
     narrow = c4 / 512.0
     blur = _blur_from_buffer(tensors["generator.convs.0.conv.blur.kernel"],
                              "generator.convs.0.conv.blur.kernel") \
         if "generator.convs.0.conv.blur.kernel" in tensors else [1, 3, 3, 1]
     base = dict(family="gpen", in_size=in_size, out_size=out_size, style_dim=style_dim,
                 n_mlp=n_mlp, narrow=narrow, isconcat=isconcat, lr_mlp=0.01, blur_kernel=blur)
-    # channel_multiplier shows only in levels >= 64; try the candidates upstream uses.
-    want = {k: tuple(v.shape) for k, v in tensors.items()}
-    for cm in (2, 1, 4, 3):
+    _in_range("narrow", narrow, *GPEN_RANGES["narrow"])
+    # channel_multiplier shows only in levels >= 64: take the candidate whose table is
+    # closest to the file (an exact match if there is one), upstream's usual ones first.
+    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    best = None
+    for cm in (2, 1, 4, 3, *range(5, 17)):
         hp = dict(base, channel_multiplier=cm)
-        if gpen_table(hp) == want:
-            return hp
-    return dict(base, channel_multiplier=2 if max(in_size, out_size) >= 64 else 1)
+        if max(in_size, out_size) < 64 and cm != 2:
+            break  # not observable: keep upstream's default
+        n = len(diff_tables(got, gpen_table(hp)))
+        if best is None or n < best[0]:
+            best = (n, hp)
+        if n == 0:
+            break
+    return best[1]
+
+
+# The engine's ranges (engine/model/model_file.cpp MetaInt/MetaDouble calls in
+# gpen_arch.cpp): a value outside them makes `gpen` refuse the file.
+GPEN_RANGES = {"style_dim": (1, 8192), "n_mlp": (1, 64), "channel_multiplier": (1, 16),
+               "narrow": (1.0 / 512, 16.0), "lr_mlp": (1e-6, 1e3)}
+
+
+def _in_range(key, v, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        ok = False
+    else:  # ints compare exactly, whatever their size; floats must be finite
+        ok = (isinstance(v, int) or math.isfinite(v)) and lo <= v <= hi
+    if not ok:
+        raise ArchError(f"{key} is {v!r}, expected a number in [{lo:g}, {hi:g}] (the range "
+                        f"the engine accepts)")
 
 
 def gpen_check_hp(hp):
+    """Raises ArchError unless the engine would accept these hyperparameters."""
     for key in ("in_size", "out_size"):
         v = hp[key]
         if v < 8 or v > 2048 or v & (v - 1):
             raise ArchError(f"{key} {v} is not a power of two in [8, 2048]")
     if hp["in_size"] > hp["out_size"]:
         raise ArchError(f"in_size {hp['in_size']} is larger than out_size {hp['out_size']}")
+    for key, (lo, hi) in GPEN_RANGES.items():
+        _in_range(key, hp[key], lo, hi)
+    k = hp["blur_kernel"]
+    if len(k) != 4 or not all(0 <= v <= 1000 for v in k) or sum(k) <= 0:
+        raise ArchError(f"blur kernel {k} is not 4 taps in [0, 1000] with a positive sum")
+    ch = gpen_channels(hp["channel_multiplier"], hp["narrow"])
+    for r in (2 ** i for i in range(2, int(math.log2(hp["out_size"])) + 1)):
+        if ch[r] <= 0:
+            raise ArchError(f"narrow {hp['narrow']} and channel_multiplier "
+                            f"{hp['channel_multiplier']} give no channels at resolution {r}")
+
+
+def gpen_blur(k, gain):
+    """The engine's BlurKernel2D: outer(k, k) / sum(k)^2 * gain, in float32."""
+    k = np.asarray(k, dtype=np.float64)
+    return (np.outer(k, k) / k.sum() ** 2 * gain).astype(np.float32)
+
+
+def gpen_fixed(hp):
+    """{buffer name: expected values} the engine compares element by element
+    (|got - want| <= 1e-6 * (1 + |want|)): blur kernels, x4 after upsampling."""
+    up, down = gpen_blur(hp["blur_kernel"], 4.0), gpen_blur(hp["blur_kernel"], 1.0)
+    out = {}
+    for name in gpen_table(hp):
+        if name.endswith(".conv.blur.kernel") or name.endswith(".upsample.kernel"):
+            out[name] = up
+        elif name.startswith("ecd") and name.endswith(".0.0.kernel"):
+            out[name] = down
+    return out
 
 
 # --------------------------------------------------------------------------- registry
 
 FAMILIES = {
-    "gpen": dict(table=gpen_table, infer=gpen_infer, check=gpen_check_hp),
+    "gpen": dict(table=gpen_table, infer=gpen_infer, check=gpen_check_hp, fixed=gpen_fixed),
 }
 
 
 def detect_family(tensors):
     if "generator.style.1.weight" in tensors and "final_linear.0.weight" in tensors:
         return "gpen"
+    first = ", ".join(f"'{_q(n, 40)}'" for n in sorted(tensors)[:5])
     raise ArchError("unrecognised checkpoint: no known architecture has these tensor names "
-                    f"(first few: {sorted(tensors)[:5]})")
+                    f"(first few: {first})")
 
 
 def diff_tables(got, want):
@@ -176,8 +263,13 @@ def diff_tables(got, want):
         if name not in got:
             lines.append(f"missing tensor '{name}', expected shape {list(want[name])}")
         elif tuple(got[name]) != tuple(want[name]):
-            lines.append(f"tensor '{name}' has shape {list(got[name])}, expected {list(want[name])}")
+            lines.append(f"tensor '{name}' has shape {_shape(got[name])}, expected {list(want[name])}")
     for name in got:
         if name not in want:
-            lines.append(f"unknown tensor '{name}' with shape {list(got[name])}")
+            lines.append(f"unknown tensor '{_q(name)}' with shape {_shape(got[name])}")
     return lines
+
+
+def _shape(shape, limit=8):
+    dims = [str(d) if d < 10 ** 12 else f"~1e{len(str(d)) - 1}" for d in list(shape)[:limit]]
+    return "[" + ", ".join(dims) + (", ...]" if len(shape) > limit else "]")

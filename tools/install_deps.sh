@@ -4,7 +4,8 @@
 #
 #   Debian: cmake, g++, nlohmann-json3-dev, libopenblas-dev, libstb-dev, doctest-dev,
 #           clang + libclang-rt-14-dev (libFuzzer and sanitizer runtimes)
-#   Python: numpy for whichever `python3` is first on PATH (tools/convert.py, tests)
+#   Python: numpy for whichever `python3` is first on PATH (tools/convert.py, tests),
+#           and atheris if a wheel exists (optional: the converter's fuzzer)
 # The CUDA toolkit and cuDNN are not installed here: the build uses them when nvcc
 # is present and builds the CPU backend alone otherwise.
 set -euo pipefail
@@ -25,5 +26,17 @@ fi
 if ! python3 -c "import numpy" 2>/dev/null; then
   echo "install_deps: installing numpy for $(command -v python3)"
   python3 -m pip install --quiet numpy 2>/dev/null || python3 -m pip install --quiet --break-system-packages numpy
+fi
+# atheris drives the converter's fuzzer (tests/py/fuzz_convert.py). Optional: without it
+# the fuzzer uses its own mutator, so a failed install is reported, not fatal. Wheels only
+# (building it from source needs a matching libFuzzer).
+if ! python3 -c "import atheris" 2>/dev/null; then
+  if python3 -m pip install --quiet --only-binary=:all: atheris 2>/dev/null ||
+     python3 -m pip install --quiet --only-binary=:all: --break-system-packages atheris 2>/dev/null; then
+    echo "install_deps: installed atheris for $(command -v python3)"
+  else
+    echo "install_deps: warning: could not install atheris for $(command -v python3);" \
+         "tests/py/fuzz_convert.py will use its own mutator" >&2
+  fi
 fi
 echo "install_deps: ok"
