@@ -4,11 +4,20 @@
 // tests/data, so it always runs), damages one thing at a time in memory, and checks
 // the Status code and message. Runs under AddressSanitizer/UBSan in CI
 // (GPEN_SANITIZE=ON). Also: reading a failed Result's value throws InternalError.
+// The hostile-header cases at the end (issue 9) build files that once crashed the
+// loader, took minutes or allocated gigabytes, and check each is refused quickly.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -285,4 +294,159 @@ TEST_CASE("model file: value() of a failed load throws InternalError naming the 
   CHECK_THROWS_AS(std::move(mf).value(), InternalError);
   Result<int> fine = 3;
   CHECK(fine.value() == 3);
+}
+
+// ---- Hostile headers (issue 9): each class of attack gets a bounded, fast refusal. ----
+
+namespace {
+
+// A file of just a header (no data section), padded like the converter pads.
+Bytes HeaderOnly(const std::string& text) {
+  return WithHeaderText(Bytes(8, 0), text);
+}
+
+const char* kSmallMeta = R"("__metadata__":{"format":"gpen-engine","format_version":"1"})";
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int64_t PeakRssBytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<int64_t>(u.ru_maxrss) * 1024;
+}
+
+}  // namespace
+
+// Stack overflow class: a shape nested 100,000 deep crashed while its error message
+// printed the JSON recursively. Nesting is refused while parsing, before any DOM.
+TEST_CASE("model file: stack overflow class: deep nesting is refused before it is built") {
+  const int depth = 100000;
+  const std::string text = std::string("{") + kSmallMeta + R"(,"t":{"dtype":"F32","shape":)" +
+                           std::string(depth, '[') + std::string(depth, ']') +
+                           R"(,"data_offsets":[0,0]}})";
+  const Bytes b = HeaderOnly(text);
+  CHECK(b.size() > 200000);
+  ExpectError(b, "nested more than 8 levels deep");
+  // Within the limit, a malformed shape is named in a bounded excerpt.
+  const std::string nested = std::string("{") + kSmallMeta +
+                             R"(,"t":{"dtype":"F32","shape":[[[[[")" + std::string(2000, '7') +
+                             R"("]]]]],"data_offsets":[0,0]}})";
+  const Status s = Load(HeaderOnly(nested));
+  REQUIRE_FALSE(s.ok());
+  CHECK_MESSAGE(s.message().find("is not a list of non-negative integers") != std::string::npos,
+                s.message());
+  CHECK(s.message().size() < 400);
+}
+
+// Error messages quote what the file holds, bounded and with control characters escaped.
+TEST_CASE("model file: stack overflow class: messages quote file text bounded and escaped") {
+  const std::string long_name(1 << 20, 'n');
+  Status s = Load(HeaderOnly(std::string("{") + kSmallMeta + ",\"" + long_name +
+                             R"(":{"dtype":"F64","shape":[1],"data_offsets":[0,4]}})"));
+  REQUIRE_FALSE(s.ok());
+  CHECK_MESSAGE(s.message().find("(1048576 bytes)") != std::string::npos, s.message());
+  CHECK(s.message().size() < 400);
+  const std::string long_dtype(100000, 'D');
+  s = Load(HeaderOnly(std::string("{") + kSmallMeta + R"(,"t":{"dtype":")" + long_dtype +
+                      R"(","shape":[1],"data_offsets":[0,4]}})"));
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message().find("unsupported dtype") != std::string::npos);
+  CHECK(s.message().size() < 400);
+  s = Load(
+      HeaderOnly(std::string("{") +
+                 R"("__metadata__":{"format":"gpen-engine","format_version":"1\u001b[31m"}})"));
+  REQUIRE_FALSE(s.ok());
+  CHECK_MESSAGE(s.message().find("'1\\x1B[31m'") != std::string::npos, s.message());
+  CHECK(s.message().find('\x1b') == std::string::npos);
+  CHECK(QuoteUntrusted(std::string(300, 'a'), 100) ==
+        "'" + std::string(100, 'a') + "'... (300 bytes)");
+  CHECK(QuoteUntrusted("\xC3\xA9\xC3\xA9", 3) == "'\xC3\xA9'... (4 bytes)");  // no cut UTF-8
+}
+
+// Memory bomb class: a 256-byte file whose in-range metadata names a huge architecture
+// used 10 GiB and 71 s zero-filling tensors it did not hold. Now presence and shape of
+// every tensor are checked first, and nothing is allocated.
+TEST_CASE("model file: memory bomb class: metadata without tensors allocates nothing") {
+  const std::string text =
+      R"({"__metadata__":{"format":"gpen-engine","format_version":"1","family":"gpen",)"
+      R"("in_size":"2048","out_size":"2048","style_dim":"8192","n_mlp":"64",)"
+      R"("channel_multiplier":"16","narrow":"16","isconcat":"true","lr_mlp":"0.01",)"
+      R"("blur_kernel":"[1,3,3,1]"}})";
+  const Bytes b = HeaderOnly(text);
+  CHECK(b.size() <= 320);
+  const int64_t rss0 = PeakRssBytes();
+  const auto t0 = std::chrono::steady_clock::now();
+  ExpectError(b, "missing tensor 'generator.style.1.weight', expected shape (8192, 8192)");
+  CHECK(SecondsSince(t0) < 5.0);
+  // The peak resident size did not grow by anything like one tensor (256 MiB here).
+  CHECK((PeakRssBytes() - rss0) < (int64_t{256} << 20));
+}
+
+TEST_CASE("model file: memory bomb class: the check pass reads and allocates no tensor") {
+  const Bytes b = ValidFile();
+  auto mf = ModelFile::FromBytes(b, "valid.safetensors");
+  REQUIRE(mf.ok());
+  auto arch = GpenArch::FromModelFile(mf.value());
+  REQUIRE(arch.ok());
+  WeightStore store;
+  Binder check = Binder::CheckOnly(&mf.value(), &store);
+  const Param p = check.Bind("generator.style.1.weight", {64, 64});
+  CHECK(p.valid());
+  CHECK(store.tensor(0).empty());  // checked, not read
+  const Param q = check.Bind("generator.style.1.weight_missing", {64, 64});
+  CHECK_FALSE(q.valid());
+}
+
+// Quadratic parse class: 40,000 zero-size entries took 194 s (the JSON callback parser
+// rescans the parent object after every entry). Parsing is now linear, and the number
+// of entries is capped.
+TEST_CASE("model file: quadratic parse class: entries are capped and parsed in linear time") {
+  auto many = [](int n) {
+    std::string text = std::string("{") + kSmallMeta;
+    char buf[96];
+    for (int i = 0; i < n; ++i) {
+      std::snprintf(buf, sizeof buf, R"(,"t%06d":{"dtype":"F32","shape":[0],"data_offsets":[0,0]})",
+                    i);
+      text += buf;
+    }
+    return HeaderOnly(text + "}");
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  ExpectError(many(40000), "the header has more than 16384 entries");
+  CHECK(SecondsSince(t0) < 5.0);
+  t0 = std::chrono::steady_clock::now();
+  // Just under the cap: parsed whole (the error comes from the metadata, after the parse).
+  ExpectError(many(static_cast<int>(kMaxHeaderEntries) - 1), "__metadata__ lacks 'family'");
+  CHECK(SecondsSince(t0) < 5.0);
+}
+
+TEST_CASE("model file: quadratic parse class: duplicate keys are found in every object") {
+  ExpectError(HeaderOnly(std::string("{") + kSmallMeta +
+                         R"(,"t":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}})"),
+              "key 'dtype' appears more than once in the entry 't'");
+  ExpectError(HeaderOnly(R"({"__metadata__":{"format":"gpen-engine","format":"x"}})"),
+              "key 'format' appears more than once");
+}
+
+TEST_CASE("model file: a FIFO or a folder is refused without blocking") {
+  char tmpl[] = "/tmp/gpen_model_XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::string fifo = std::string(tmpl) + "/m.safetensors";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  auto pending = std::async(std::launch::async, [&] { return ModelFile::Open(fifo).status(); });
+  if (pending.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    // Unblock the reader so the test can end, then fail.
+    const int fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) close(fd);
+    FAIL("ModelFile::Open blocked on a FIFO");
+  }
+  const Status s = pending.get();
+  CHECK(s.code() == ErrorCode::kIo);
+  CHECK_MESSAGE(s.message().find("not a regular file (a FIFO)") != std::string::npos, s.message());
+  const Status d = ModelFile::Open(tmpl).status();
+  CHECK(d.message().find("not a regular file (a folder)") != std::string::npos);
+  unlink(fifo.c_str());
+  rmdir(tmpl);
 }

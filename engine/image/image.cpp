@@ -1,21 +1,36 @@
 // Image I/O through stb, atomic writes, bilinear resizing, model-range conversion.
+//
+// Loading is a fixed sequence (image.h): open a regular file without blocking, read it
+// whole (bounded), identify the format the way stb would, run the format checks stb
+// lacks, read the header, refuse a zero size or one above the pixel limit, then decode
+// under a budget sized from the header and convert to planes. All stb access goes
+// through stb_glue.h.
 #include "image/image.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <stb_image.h>
 #include <stb_image_write.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+
+#include "core/check.h"
+#include "image/format_checks.h"
+#include "image/stb_glue.h"
 
 namespace gpen {
 
 namespace {
+
+using stb_glue::Format;
+
+constexpr const char* kFormatsHint = "supported formats: PNG (8/16-bit), JPEG, BMP, TGA";
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -35,6 +50,225 @@ void AppendBytes(void* ctx, void* data, int size) {
   v->insert(v->end(), p, p + size);
 }
 
+int64_t MulSat(int64_t a, int64_t b) {
+  if (a <= 0 || b <= 0) return 0;
+  return a > INT64_MAX / b ? INT64_MAX : a * b;
+}
+int64_t AddSat(int64_t a, int64_t b) {
+  return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+std::string Megapixels(int64_t pixels) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f", static_cast<double>(pixels) / 1e6);
+  return b;
+}
+std::string Mib(int64_t bytes) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.0f MiB", std::ceil(static_cast<double>(bytes) / (1 << 20)));
+  return b;
+}
+
+// The largest file an image within the pixel limit can need: a 16-bit RGBA PNG stored
+// without compression takes 8 bytes per pixel plus a filter byte per row; 16 MiB more
+// for metadata. stb addresses at most INT_MAX bytes.
+int64_t MaxFileBytes(int64_t max_pixels) {
+  return std::min<int64_t>(AddSat(MulSat(max_pixels, 9), int64_t{16} << 20), INT_MAX);
+}
+
+// The kind of a non-regular file, for messages.
+const char* FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+Status NotRegular(const std::string& path, mode_t mode) {
+  return IoError(path + ": is " + std::string(FileKind(mode)) +
+                     ", not a regular file; images are read from regular files only",
+                 "give the path of a PNG, JPEG, BMP or TGA file");
+}
+
+// Reads a regular file whole. open() with O_NONBLOCK cannot hang on a FIFO swapped in
+// after the stat(), and fstat() on the open file decides.
+Result<std::vector<uint8_t>> ReadRegularFile(const std::string& path, int64_t max_bytes,
+                                             int64_t max_pixels) {
+  GPEN_TRY(CheckRegularFile(path));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return IoError(path + ": cannot open: " + std::strerror(errno));
+  std::unique_ptr<int, void (*)(int*)> guard(new int(fd), [](int* f) {
+    ::close(*f);
+    delete f;
+  });
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return IoError(path + ": cannot stat: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return NotRegular(path, st.st_mode);
+  const int64_t size = static_cast<int64_t>(st.st_size);
+  if (size > max_bytes) {
+    return FormatError(path + ": file is " + std::to_string(size) +
+                           " bytes, more than an image within the " + Megapixels(max_pixels) +
+                           " megapixel limit can take (" + std::to_string(max_bytes) + ")",
+                       "if the image is genuine, raise the limit with --max-pixels");
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return IoError(path + ": read failed: " + std::strerror(errno));
+    }
+    if (n == 0) break;  // the file shrank meanwhile: decode what is there
+    got += static_cast<size_t>(n);
+  }
+  bytes.resize(got);
+  return bytes;
+}
+
+// Names a few formats stb could read but this build does not compile, for the message.
+std::string OtherFormat(const uint8_t* d, size_t n) {
+  auto starts = [&](const char* sig) {
+    const size_t len = std::strlen(sig);
+    return n >= len && std::memcmp(d, sig, len) == 0;
+  };
+  if (starts("GIF8")) return "GIF";
+  if (starts("#?RADIANCE") || starts("#?RGBE")) return "Radiance HDR";
+  if (starts("8BPS")) return "Photoshop PSD";
+  if (n >= 12 && starts("RIFF") && std::memcmp(d + 8, "WEBP", 4) == 0) return "WebP";
+  if (n >= 2 && d[0] == 'P' && d[1] >= '1' && d[1] <= '7') return "PNM/PPM";
+  return "";
+}
+
+// Everything known before decoding.
+struct Probe {
+  Format format = Format::kUnknown;
+  ImageInfo info;
+  int64_t budget = 0;  // bytes stb may hold at once while decoding
+};
+
+// The decoder's budget: the most a valid file of this header can make stb allocate at
+// once, with room to spare (see the stb loaders: PNG holds the compressed data, the
+// inflated rows (doubled when an interlaced stream overruns stb's first guess), the
+// image and one pass or palette expansion; JPEG up to 4 components, each with a sample
+// plane and a coefficient plane padded to whole MCUs, and the output; BMP and TGA only
+// the output and a palette).
+int64_t DecoderBudget(Format f, int64_t w, int64_t h, bool is16, int64_t file_bytes) {
+  const int64_t px = MulSat(w, h);
+  const int64_t out4 = MulSat(px, is16 ? 8 : 4);  // at most 4 channels
+  const int64_t slack = int64_t{1} << 20;
+  switch (f) {
+    case Format::kPng:
+      return AddSat(AddSat(MulSat(file_bytes, 3), MulSat(out4, 4)), AddSat(2 * h, slack));
+    case Format::kJpeg:
+      return AddSat(AddSat(MulSat(12, MulSat(w + 32, h + 32)), MulSat(px, 3)),
+                    AddSat(4 * (w + 3), slack));
+    case Format::kBmp:
+      return AddSat(out4, slack);
+    case Format::kTga:
+      return AddSat(out4, AddSat(65536 * 4, slack));
+    case Format::kUnknown:
+      break;
+  }
+  return slack;
+}
+
+Result<Probe> ProbeBytes(const uint8_t* data, size_t size, const std::string& name,
+                         const ImageLoadOptions& opt) {
+  if (opt.max_pixels <= 0) {
+    return InvalidArgument("image pixel limit " + std::to_string(opt.max_pixels) +
+                           " must be positive");
+  }
+  if (size == 0) return FormatError(name + ": not a readable image (the file is empty)");
+  if (size > static_cast<size_t>(INT_MAX)) {
+    return FormatError(name + ": file is " + std::to_string(size) +
+                       " bytes, more than the 2 GiB the image decoder can address");
+  }
+  Probe p;
+  p.format = stb_glue::Detect(data, size);
+  if (p.format == Format::kUnknown) {
+    const std::string other = OtherFormat(data, size);
+    return FormatError(name + ": not a readable image (" +
+                           (other.empty() ? std::string("not PNG, JPEG, BMP or TGA")
+                                          : "a " + other + " file, which is not supported") +
+                           ")",
+                       kFormatsHint);
+  }
+  const std::string fmt = stb_glue::FormatName(p.format);
+  image_checks::BmpLayout bmp;
+  image_checks::TgaLayout tga;
+  switch (p.format) {
+    case Format::kJpeg:
+      GPEN_TRY(image_checks::CheckJpegHuffmanTables(data, size, name));
+      break;
+    case Format::kBmp:
+      GPEN_TRY(image_checks::ReadBmpLayout(data, size, name, &bmp));
+      break;
+    case Format::kTga:
+      GPEN_TRY(image_checks::ReadTgaLayout(data, size, name, &tga));
+      break;
+    case Format::kPng:
+      // IHDR first: stb would only say "Corrupt PNG" for a zero size.
+      if (size >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0 &&
+          (std::memcmp(data + 16, "\0\0\0\0", 4) == 0 ||
+           std::memcmp(data + 20, "\0\0\0\0", 4) == 0)) {
+        return FormatError(name + ": PNG header gives a zero width or height",
+                           "the file is damaged; export it again");
+      }
+      break;
+    case Format::kUnknown:
+      break;
+  }
+  stb_glue::Header header;
+  std::string reason;
+  if (!stb_glue::Info(p.format, data, size, &header, &reason)) {
+    return FormatError(name + ": not a readable image (" + fmt + " header: " + reason + ")",
+                       kFormatsHint);
+  }
+  int64_t w = header.width, h = header.height;
+  if (p.format == Format::kBmp) {
+    w = bmp.width;  // stb's BMP header read keeps a top-down file's negative height
+    h = bmp.height;
+  } else if (p.format == Format::kTga && (w != tga.width || h != tga.height)) {
+    return FormatError(name + ": TGA header could not be read consistently");
+  }
+  if (w <= 0 || h <= 0) {
+    return FormatError(name + ": " + fmt + " header gives a zero width or height (" +
+                           std::to_string(w) + "x" + std::to_string(h) + ")",
+                       "the file is damaged; export it again");
+  }
+  const int64_t pixels = MulSat(w, h);
+  ImageInfo& info = p.info;
+  info.format = fmt;
+  info.width = w;
+  info.height = h;
+  info.channels = header.channels;
+  info.is16 = header.is16;
+  info.file_bytes = static_cast<int64_t>(size);
+  // A PNG's tRNS chunk adds alpha that the header read does not report.
+  const bool alpha = header.channels == 2 || header.channels == 4 || p.format == Format::kPng;
+  info.decoded_bytes = MulSat(pixels, alpha ? 16 : 12);
+  p.budget = DecoderBudget(p.format, w, h, header.is16, info.file_bytes);
+  // stb's buffer and the planes coexist while converting; the file is held throughout.
+  const int64_t stb_output = MulSat(pixels, header.is16 ? 8 : 4);
+  info.peak_bytes =
+      AddSat(info.file_bytes, std::max(p.budget, AddSat(stb_output, info.decoded_bytes)));
+  if (pixels > opt.max_pixels) {
+    return Status(ErrorCode::kOutOfMemory,
+                  name + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " (" +
+                      Megapixels(pixels) + " megapixels), more than the limit of " +
+                      Megapixels(opt.max_pixels) + " megapixels",
+                  "a small file declaring a huge image is a decompression bomb; if the image "
+                  "is genuine, raise the limit with --max-pixels " +
+                      std::to_string(pixels) + " (decoding it takes up to " + Mib(info.peak_bytes) +
+                      ")");
+  }
+  if (p.format == Format::kBmp) GPEN_TRY(image_checks::CheckBmpData(data, size, name, bmp));
+  if (p.format == Format::kTga) GPEN_TRY(image_checks::CheckTgaData(data, size, name, tga));
+  return p;
+}
+
 }  // namespace
 
 bool HasImageExtension(const std::string& path) {
@@ -42,49 +276,88 @@ bool HasImageExtension(const std::string& path) {
   return e == "png" || e == "jpg" || e == "jpeg" || e == "bmp" || e == "tga";
 }
 
-Result<Image> LoadImage(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return IoError(path + ": cannot open: " + std::strerror(errno));
-  std::unique_ptr<FILE, int (*)(FILE*)> guard(f, &std::fclose);
-  int w = 0, h = 0, ch = 0;
-  if (!stbi_info_from_file(f, &w, &h, &ch)) {
-    return FormatError(path + ": not a readable image (" + stbi_failure_reason() + ")",
-                       "supported formats: PNG (8/16-bit), JPEG, BMP, TGA");
+Status CheckRegularFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return IoError(path + ": cannot open: " + std::strerror(errno));
   }
-  if (static_cast<int64_t>(w) * h > (int64_t{1} << 28)) {
-    return FormatError(path + ": image is " + std::to_string(w) + "x" + std::to_string(h) +
-                       ", larger than the 268 megapixels supported");
+  if (!S_ISREG(st.st_mode)) return NotRegular(path, st.st_mode);
+  return Status::Ok();
+}
+
+Result<ImageInfo> ProbeImage(const std::string& path, const ImageLoadOptions& options) {
+  if (options.max_pixels <= 0) {
+    return InvalidArgument("image pixel limit " + std::to_string(options.max_pixels) +
+                           " must be positive");
   }
-  const bool is16 = stbi_is_16_bit_from_file(f);
+  GPEN_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> bytes,
+      ReadRegularFile(path, MaxFileBytes(options.max_pixels), options.max_pixels));
+  GPEN_ASSIGN_OR_RETURN(Probe p, ProbeBytes(bytes.data(), bytes.size(), path, options));
+  return p.info;
+}
+
+Result<Image> LoadImage(const std::string& path, const ImageLoadOptions& options) {
+  if (options.max_pixels <= 0) {
+    return InvalidArgument("image pixel limit " + std::to_string(options.max_pixels) +
+                           " must be positive");
+  }
+  GPEN_ASSIGN_OR_RETURN(
+      std::vector<uint8_t> bytes,
+      ReadRegularFile(path, MaxFileBytes(options.max_pixels), options.max_pixels));
+  return DecodeImage(bytes.data(), bytes.size(), path, options);
+}
+
+Result<Image> DecodeImage(const uint8_t* data, size_t size, const std::string& name,
+                          const ImageLoadOptions& options) {
+  GPEN_ASSIGN_OR_RETURN(Probe p, ProbeBytes(data, size, name, options));
+  const ImageInfo& info = p.info;
+  stb_glue::Pixels px;
+  std::string reason;
+  if (!stb_glue::Decode(p.format, data, size, p.budget, &px, &reason)) {
+    if (px.over_budget) {
+      return FormatError(name + ": decoding the " + info.format + " needs more than the " +
+                             Mib(p.budget) + " a " + std::to_string(info.width) + "x" +
+                             std::to_string(info.height) +
+                             " image can; the file is corrupt or a decompression bomb",
+                         "the compressed data expands far beyond what its header declares");
+    }
+    return FormatError(name + ": cannot decode the " + info.format + " (" + reason + ")",
+                       "the file is damaged or uses a variant the decoder does not support");
+  }
+  std::unique_ptr<void, void (*)(void*)> owned(px.data, &stb_glue::Free);
+  if (px.width != info.width || px.height != info.height || px.channels < 1 || px.channels > 4 ||
+      (px.bits != 8 && px.bits != 16)) {
+    return FormatError(name + ": the " + info.format + " decoder returned " +
+                       std::to_string(px.width) + "x" + std::to_string(px.height) + " with " +
+                       std::to_string(px.channels) + " channels of " + std::to_string(px.bits) +
+                       " bits, but the header said " + std::to_string(info.width) + "x" +
+                       std::to_string(info.height));
+  }
   Image img;
-  img.source_16bit = is16;
-  int got_ch = 0;
-  std::vector<float> interleaved;
-  if (is16) {
-    stbi_us* p = stbi_load_from_file_16(f, &w, &h, &got_ch, 0);
-    if (!p) return FormatError(path + ": cannot decode (" + std::string(stbi_failure_reason()) + ")");
-    interleaved.assign(p, p + static_cast<size_t>(w) * h * got_ch);
-    for (float& v : interleaved) v /= 65535.f;
-    stbi_image_free(p);
-  } else {
-    stbi_uc* p = stbi_load_from_file(f, &w, &h, &got_ch, 0);
-    if (!p) return FormatError(path + ": cannot decode (" + std::string(stbi_failure_reason()) + ")");
-    interleaved.assign(p, p + static_cast<size_t>(w) * h * got_ch);
-    for (float& v : interleaved) v /= 255.f;
-    stbi_image_free(p);
-  }
-  img.width = w;
-  img.height = h;
-  img.source_channels = got_ch;
-  const int64_t hw = static_cast<int64_t>(w) * h;
+  img.width = px.width;
+  img.height = px.height;
+  img.source_channels = px.channels;
+  img.source_16bit = px.bits == 16;
+  const int ch = px.channels;
+  const int64_t hw = img.width * img.height;
   img.rgb.resize(static_cast<size_t>(3 * hw));
-  const bool gray = got_ch <= 2;
-  const bool has_alpha = got_ch == 2 || got_ch == 4;
+  const bool gray = ch <= 2;
+  const bool has_alpha = ch == 2 || ch == 4;
   if (has_alpha) img.alpha.resize(static_cast<size_t>(hw));
-  for (int64_t i = 0; i < hw; ++i) {
-    const float* px = interleaved.data() + i * got_ch;
-    for (int c = 0; c < 3; ++c) img.rgb[c * hw + i] = gray ? px[0] : px[c];
-    if (has_alpha) img.alpha[i] = px[got_ch - 1];
+  // Straight from stb's interleaved samples to planes, without an interleaved float copy.
+  auto convert = [&](const auto* samples, float scale) {
+    for (int64_t i = 0; i < hw; ++i) {
+      const auto* s = samples + i * ch;
+      for (int c = 0; c < 3; ++c)
+        img.rgb[c * hw + i] = static_cast<float>(gray ? s[0] : s[c]) / scale;
+      if (has_alpha) img.alpha[i] = static_cast<float>(s[ch - 1]) / scale;
+    }
+  };
+  if (img.source_16bit) {
+    convert(static_cast<const uint16_t*>(px.data), 65535.f);
+  } else {
+    convert(static_cast<const uint8_t*>(px.data), 255.f);
   }
   return img;
 }
@@ -97,7 +370,9 @@ Status WriteFileAtomic(const std::string& path, const std::vector<uint8_t>& byte
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   const int fd = mkstemp(buf.data());
-  if (fd < 0) return IoError(path + ": cannot create a temporary file in " + dir + ": " + std::strerror(errno));
+  if (fd < 0)
+    return IoError(path + ": cannot create a temporary file in " + dir + ": " +
+                   std::strerror(errno));
   const std::string tmp(buf.data());
   size_t off = 0;
   while (off < bytes.size()) {
@@ -140,17 +415,28 @@ Status SaveImage(const std::string& path, const Image& img) {
   std::vector<uint8_t> out;
   const int w = static_cast<int>(img.width), h = static_cast<int>(img.height);
   int ok = 0;
-  if (ext == "png") ok = stbi_write_png_to_func(AppendBytes, &out, w, h, ch, px.data(), w * ch);
-  else if (ext == "jpg" || ext == "jpeg") ok = stbi_write_jpg_to_func(AppendBytes, &out, w, h, ch, px.data(), 95);
-  else if (ext == "bmp") ok = stbi_write_bmp_to_func(AppendBytes, &out, w, h, ch, px.data());
-  else if (ext == "tga") ok = stbi_write_tga_to_func(AppendBytes, &out, w, h, ch, px.data());
-  else return InvalidArgument(path + ": unknown output format '." + ext + "'", "use .png, .jpg, .bmp or .tga");
+  if (ext == "png")
+    ok = stbi_write_png_to_func(AppendBytes, &out, w, h, ch, px.data(), w * ch);
+  else if (ext == "jpg" || ext == "jpeg")
+    ok = stbi_write_jpg_to_func(AppendBytes, &out, w, h, ch, px.data(), 95);
+  else if (ext == "bmp")
+    ok = stbi_write_bmp_to_func(AppendBytes, &out, w, h, ch, px.data());
+  else if (ext == "tga")
+    ok = stbi_write_tga_to_func(AppendBytes, &out, w, h, ch, px.data());
+  else
+    return InvalidArgument(path + ": unknown output format '." + ext + "'",
+                           "use .png, .jpg, .bmp or .tga");
   if (!ok) return IoError(path + ": image encoder failed");
   return WriteFileAtomic(path, out);
 }
 
 std::vector<float> ResizeBilinear(const std::vector<float>& planes, int64_t channels, int64_t h,
                                   int64_t w, int64_t oh, int64_t ow) {
+  // An empty source has no pixel to clamp to (LoadImage never returns one).
+  GPEN_CHECK_MSG(h > 0 && w > 0 && oh >= 0 && ow >= 0 &&
+                     static_cast<int64_t>(planes.size()) >= channels * h * w,
+                 "resize of a " << w << "x" << h << " image with " << planes.size() << " values to "
+                                << ow << "x" << oh);
   if (oh == h && ow == w) return planes;
   std::vector<float> out(static_cast<size_t>(channels * oh * ow));
   auto axis = [](int64_t in, int64_t outn, std::vector<int64_t>* i0, std::vector<float>* f) {
@@ -161,8 +447,14 @@ std::vector<float> ResizeBilinear(const std::vector<float>& planes, int64_t chan
       double s = (o + 0.5) * scale - 0.5;
       int64_t i = static_cast<int64_t>(std::floor(s));
       double fr = s - i;
-      if (i < 0) { i = 0; fr = 0; }
-      if (i >= in - 1) { i = in - 1; fr = 0; }
+      if (i < 0) {
+        i = 0;
+        fr = 0;
+      }
+      if (i >= in - 1) {
+        i = in - 1;
+        fr = 0;
+      }
       (*i0)[o] = i;
       (*f)[o] = static_cast<float>(fr);
     }

@@ -9,14 +9,32 @@ namespace gpen {
 int64_t GpenArch::Channels(int64_t r) const {
   double base = 0;
   switch (r) {
-    case 4: case 8: case 16: case 32: base = 512; break;
-    case 64: base = 256.0 * channel_multiplier; break;
-    case 128: base = 128.0 * channel_multiplier; break;
-    case 256: base = 64.0 * channel_multiplier; break;
-    case 512: base = 32.0 * channel_multiplier; break;
-    case 1024: base = 16.0 * channel_multiplier; break;
-    case 2048: base = 8.0 * channel_multiplier; break;
-    default: return 0;
+    case 4:
+    case 8:
+    case 16:
+    case 32:
+      base = 512;
+      break;
+    case 64:
+      base = 256.0 * channel_multiplier;
+      break;
+    case 128:
+      base = 128.0 * channel_multiplier;
+      break;
+    case 256:
+      base = 64.0 * channel_multiplier;
+      break;
+    case 512:
+      base = 32.0 * channel_multiplier;
+      break;
+    case 1024:
+      base = 16.0 * channel_multiplier;
+      break;
+    case 2048:
+      base = 8.0 * channel_multiplier;
+      break;
+    default:
+      return 0;
   }
   return static_cast<int64_t>(base * narrow);  // python int() truncation
 }
@@ -27,8 +45,12 @@ static int Log2(int64_t v) {
   return l;
 }
 
-int GpenArch::LogIn() const { return Log2(in_size); }
-int GpenArch::LogOut() const { return Log2(out_size); }
+int GpenArch::LogIn() const {
+  return Log2(in_size);
+}
+int GpenArch::LogOut() const {
+  return Log2(out_size);
+}
 
 std::string GpenArch::ToString() const {
   std::ostringstream os;
@@ -68,8 +90,9 @@ Status GpenArch::Validate(const std::string& where) const {
 Result<GpenArch> GpenArch::FromModelFile(const ModelFile& f) {
   GPEN_ASSIGN_OR_RETURN(std::string family, f.MetaString("family"));
   if (family != "gpen") {
-    return FormatError(f.path() + ": model family is '" + family + "', expected 'gpen'",
-                       "this command runs GPEN face models");
+    return FormatError(
+        f.path() + ": model family is " + QuoteUntrusted(family) + ", expected 'gpen'",
+        "this command runs GPEN face models");
   }
   GpenArch a;
   GPEN_ASSIGN_OR_RETURN(a.in_size, f.MetaInt("in_size", 8, 2048));

@@ -1,4 +1,5 @@
 // GPEN weight binding: the table of upstream state_dict names and shapes, written once.
+// From a file it runs twice: a check-only pass, then the pass that allocates (weights.h).
 #include "model/gpen_weights.h"
 
 #include <cmath>
@@ -66,7 +67,8 @@ Status Bind(const GpenArch& a, Binder& b, GpenWeights* w) {
     const int64_t cout = a.Channels(int64_t{1} << i);
     const int k = 2 * (i - 3);
     w->convs.push_back(styled("generator.convs." + std::to_string(k), cin * mult, cout, true));
-    w->convs.push_back(styled("generator.convs." + std::to_string(k + 1), cout * mult, cout, false));
+    w->convs.push_back(
+        styled("generator.convs." + std::to_string(k + 1), cout * mult, cout, false));
     w->to_rgbs.push_back(to_rgb("generator.to_rgbs." + std::to_string(i - 3), cout * mult, true));
     cin = cout;
   }
@@ -88,8 +90,7 @@ Status Bind(const GpenArch& a, Binder& b, GpenWeights* w) {
     w->ecd.push_back(e);
     cin = cout;
   }
-  w->final_linear =
-      BindLinear(b, "final_linear.0", a.Channels(4) * 16, sd, 1.f, true, Init::kBias);
+  w->final_linear = BindLinear(b, "final_linear.0", a.Channels(4) * 16, sd, 1.f, true, Init::kBias);
   return b.Finish(a.ToString());
 }
 
@@ -97,6 +98,16 @@ Status Bind(const GpenArch& a, Binder& b, GpenWeights* w) {
 
 Result<GpenWeights> GpenWeights::FromFile(const ModelFile& file) {
   GPEN_ASSIGN_OR_RETURN(GpenArch arch, GpenArch::FromModelFile(file));
+  {
+    // Pass 1: every tensor present with its shape and a weight dtype, none unknown.
+    // Reads and allocates nothing, so in-range metadata naming a huge architecture
+    // costs nothing when the file does not hold its tensors.
+    GpenWeights probe;
+    probe.arch = arch;
+    Binder check = Binder::CheckOnly(&file, &probe.store);
+    GPEN_TRY(Bind(arch, check, &probe));
+  }
+  // Pass 2: allocate and convert; every tensor is now known to be in the file.
   GpenWeights w;
   w.arch = arch;
   Binder b(&file, &w.store);

@@ -6,6 +6,14 @@
 // without a download). Problems are collected, not returned one at a time: Finish()
 // reports every missing tensor and wrong shape, then every tensor the file holds
 // that the architecture does not use, each with got and expected.
+//
+// A file's metadata alone must not decide how much memory is allocated: binding from
+// a file runs twice. A CheckOnly() binder first checks every tensor (presence, shape,
+// dtype, values: no NaN or Inf, blur kernels as expected; the values are read from the
+// mapped file in place) and allocates nothing; only when that pass finds no problem
+// does a second binder allocate. Either binder allocates a tensor only after finding
+// it in the file with its shape, so the float32 copies total at most twice the file's
+// data section (F16/BF16 widen to F32), which the binder also checks as it goes.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +69,13 @@ class Binder {
     b.shapes_only_ = true;
     return b;
   }
+  // Checks a file's tensors (presence, shape, dtype, values, unknown names) and
+  // allocates nothing: the pass to run before binding from a file.
+  static Binder CheckOnly(const ModelFile* file, WeightStore* store) {
+    Binder b(file, store);
+    b.shapes_only_ = true;
+    return b;
+  }
 
   // Binds `name` with exactly `shape`; on a problem records it and returns an
   // invalid Param (the caller goes on so that every problem is reported at once).
@@ -74,8 +89,18 @@ class Binder {
  private:
   const ModelFile* file_ = nullptr;
   WeightStore* store_;
+  // From a file: the entry of `name` if it passes every check (shape, dtype, bytes in
+  // the data section, finite values, `expected` values when given), else records the
+  // problem and returns null.
+  const TensorEntry* CheckEntry(const std::string& name, const Shape& shape,
+                                const std::vector<float>* expected);
+  // Stores the tensor: the entry's values, `fixed`, seeded random values, or none.
+  Param Add(const std::string& name, const Shape& shape, const TensorEntry* e,
+            const std::vector<float>* fixed, Init init);
+
   std::mt19937_64 rng_;
   bool shapes_only_ = false;
+  uint64_t file_bytes_bound_ = 0;  // bytes of the file's data section bound so far
   std::vector<std::string> problems_;
   std::vector<std::string> bound_names_;
 };
