@@ -10,7 +10,9 @@
 #      included (an overrun in a kernel or its shared memory shows here).
 #   4. ThreadSanitizer build of the emulated kernels: a missing __syncthreads shows as
 #      a data race between CUDA threads.
-#   5. libFuzzer on the model loader for a bounded time (GPEN_FUZZ_SECONDS, default 30).
+#   5. Fuzzing for a bounded time each (GPEN_FUZZ_SECONDS, default 30): libFuzzer on the
+#      model loader and on image decoding, and the converter's fuzzer (atheris, or its
+#      own mutator).
 # Set GPEN_TEST_QUICK=1 to run step 1 only; GPEN_TEST_STEPS="1 2" picks steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,10 +61,10 @@ if want 4; then
 fi
 
 if want 5; then
-  echo "== 5/5 libFuzzer on the model loader"
+  echo "== 5/5 fuzzing: the model loader, image decoding, the converter"
   cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPEN_CUDA=OFF -DGPEN_FUZZ=ON \
     -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
-  cmake --build build-fuzz -j "$jobs" --target gpen_fuzz_model_file
+  cmake --build build-fuzz -j "$jobs" --target gpen_fuzz_model_file gpen_fuzz_image
   corpus=build-fuzz/corpus
   mkdir -p "$corpus"
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -70,6 +72,13 @@ if want 5; then
   cp build/test_models/tiny64.safetensors "$corpus/"
   build-fuzz/tests/gpen_fuzz_model_file "$corpus" -max_total_time="${GPEN_FUZZ_SECONDS:-30}" \
     -rss_limit_mb=4096 -print_final_stats=1 2>&1 | tail -n 12
-  echo "fuzz: no crash in ${GPEN_FUZZ_SECONDS:-30} s"
+  echo "fuzz: model loader, no crash in ${GPEN_FUZZ_SECONDS:-30} s"
+  # Image decoding, seeded with every documented format (new inputs go to the first folder).
+  mkdir -p build-fuzz/corpus_image
+  build-fuzz/tests/gpen_fuzz_image build-fuzz/corpus_image tests/fuzz/corpus_image \
+    -max_total_time="${GPEN_FUZZ_SECONDS:-30}" -rss_limit_mb=2048 -timeout=20 \
+    -print_final_stats=1 2>&1 | tail -n 12
+  echo "fuzz: image decoding, no crash in ${GPEN_FUZZ_SECONDS:-30} s"
+  python3 tests/py/fuzz_convert.py --seconds "${GPEN_FUZZ_SECONDS:-30}" --workdir build-fuzz/convert
   stamp
 fi
