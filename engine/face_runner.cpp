@@ -1,8 +1,11 @@
-// FaceRunner: plan, lazily created sessions, out-of-memory fallback.
+// FaceRunner: plan, one lazily created session, out-of-memory fallback.
 #include "face_runner.h"
 
 #include <algorithm>
 #include <cstdio>
+#include <new>
+
+#include "core/parallel.h"
 
 namespace gpen {
 
@@ -11,26 +14,36 @@ Result<std::unique_ptr<FaceRunner>> FaceRunner::Create(std::shared_ptr<const Gpe
   auto r = std::unique_ptr<FaceRunner>(new FaceRunner());
   r->weights_ = std::move(weights);
   r->options_ = options;
+  // The threads first: their stacks and OpenBLAS's buffer take address space that a
+  // limit of the process then no longer offers to the plan.
+  if (options.device == Device::kCpu) GPEN_TRY(StartCpuThreads(options.threads));
   GPEN_TRY(r->Replan(options.budget, false));
   return r;
 }
 
-Status FaceRunner::Replan(int64_t budget, bool measured) {
+Status FaceRunner::Replan(int64_t budget, bool measured, const std::string& source) {
+  session_.reset();
+  tiled_.reset();
   PlanRequest req;
   req.device = options_.device;
   req.precision = options_.precision;
   req.faces = options_.faces;
   req.budget = budget;
   req.budget_measured = measured;
+  req.budget_source = source;
   req.fixed_batch = options_.fixed_batch;
+  req.threads = options_.threads;
+  req.image_batches = options_.image_batches;
+  if (options_.device == Device::kCpu) {
+    req.limit = CpuAddressSpaceLimit(weights_->store.total_params() * 4);
+    req.limit_source = "the address-space limit (ulimit -v)";
+  }
   GPEN_ASSIGN_OR_RETURN(plan_, ChooseRunPlan(*weights_, req));
-  sessions_.clear();
-  tiled_.reset();
   if (!options_.quiet) std::fprintf(stderr, "%s", plan_.Describe().c_str());
   return Status::Ok();
 }
 
-Status FaceRunner::RunChunk(const float* in, int64_t n, float* out) {
+Status FaceRunner::RunChunkOrThrow(const float* in, int64_t n, float* out) {
   GpenGraphOptions go;
   go.batch = n;
   go.noise_seed = options_.noise_seed;
@@ -42,13 +55,32 @@ Status FaceRunner::RunChunk(const float* in, int64_t n, float* out) {
     }
     return tiled_->Run(in, out);
   }
-  auto it = sessions_.find(n);
-  if (it == sessions_.end()) {
-    GPEN_ASSIGN_OR_RETURN(std::unique_ptr<GpenSession> s,
-                          GpenSession::Create(weights_, go, options_.device, bo));
-    it = sessions_.emplace(n, std::move(s)).first;
+  if (!session_ || session_->batch() != n) {
+    session_.reset();  // first: the plan has room for one session, not two
+    GPEN_ASSIGN_OR_RETURN(session_, GpenSession::Create(weights_, go, options_.device, bo));
   }
-  return it->second->Run(in, out);
+  return session_->Run(in, out);
+}
+
+Status FaceRunner::RunChunk(const float* in, int64_t n, float* out) {
+  try {
+    return RunChunkOrThrow(in, n, out);
+  } catch (const std::bad_alloc&) {  // a host allocation outside the backends' own checks
+    return OutOfMemory("out of host memory while preparing or running a batch of " +
+                       std::to_string(n));
+  }
+}
+
+int64_t FaceRunner::MeasureForReplan() const {
+  if (options_.device == Device::kCuda) {
+    if (options_.budget != 0) return 0;  // a user budget stands for a card we do not measure
+    auto free_now = CudaFreeMemory();
+    return free_now.ok() ? free_now.value() : 0;
+  }
+  int64_t free_now = AvailableHostMemory();
+  const int64_t limit = CpuAddressSpaceLimit(weights_->store.total_params() * 4);
+  if (limit > 0) free_now = std::min(free_now, limit);
+  return free_now;
 }
 
 Status FaceRunner::Run(const float* in, int64_t n, float* out) {
@@ -61,18 +93,16 @@ Status FaceRunner::Run(const float* in, int64_t n, float* out) {
       // A fixed batch is halved first; at one face the planner may tile.
       if (options_.fixed_batch > 0)
         options_.fixed_batch = options_.fixed_batch > 1 ? options_.fixed_batch / 2 : 0;
-      const int64_t shrunk = plan_.budget * 7 / 10;
+      session_.reset();  // what failed is given back before memory is measured again
+      tiled_.reset();
+      const int64_t budget = ReplanBudget(plan_, MeasureForReplan());
       std::fprintf(stderr,
-                   "notice: %s\nnotice: planning again for less memory and retrying this batch\n",
-                   st.message().c_str());
-      const bool measure = options_.budget == 0 && options_.device == Device::kCuda;
-      int64_t budget = shrunk;
-      if (measure) {
-        auto free_now = CudaFreeMemory();
-        if (free_now.ok()) budget = std::min(shrunk, free_now.value());
-      }
+                   "notice: %s\nnotice: planning again for %s (%.0f%% of the %s the failed plan "
+                   "needed, at most what is free now) and retrying this batch\n",
+                   st.message().c_str(), FormatBytes(budget).c_str(), kReplanFraction * 100,
+                   FormatBytes(std::min(plan_.budget, SmallestBudgetFor(plan_.total))).c_str());
       // A measured budget stays measured: the context it would count is already spent.
-      GPEN_TRY(Replan(budget, options_.budget == 0));
+      GPEN_TRY(Replan(budget, options_.budget == 0, "re-planned after an allocation failed"));
       continue;  // nothing of this chunk was written; run it again
     }
     GPEN_TRY(st);

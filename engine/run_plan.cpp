@@ -6,7 +6,11 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
+#include "core/host_memory.h"
+#include "core/parallel.h"
+#include "cpu/ops.h"
 #include "tiled.h"
 
 namespace gpen {
@@ -31,8 +35,63 @@ int64_t AvailableHostMemory() {
   return int64_t{4} << 30;  // unknown: assume a small machine
 }
 
+int64_t CpuAddressSpaceLimit(int64_t weights_held) {
+  const int64_t headroom = AddressSpaceHeadroom();
+  if (headroom == kNoLimit) return 0;
+  // Mapped already and counted by the plan: the weights and the process itself.
+  return std::max<int64_t>(1, headroom + weights_held + kCpuProcessEstimate);
+}
+
+namespace {
+
+// What OpenBLAS makes resident in its buffers (kBlasBufferBytes of address space per
+// thread, mapped whole, resident only where a GEMM packs its operands). Our GEMMs are
+// row-major C = A B with A the weights (M x K) and B the input or im2col columns
+// (K x N); OpenBLAS computes them as the column-major C^T = B^T A^T, so its level-3
+// driver packs blocks of our B into "sa", at most P x Q floats (the largest SGEMM
+// P x Q of its x86-64 kernels is 768 x 768: 2.25 MiB), and our A, at most all of it,
+// into "sb". A buffer keeps every page a GEMM touched, so each thread is counted at
+// the largest B block and the largest A of any GEMM in the plan's graphs, plus slack
+// for padding to the kernels' unroll and for 2 MiB pages, never beyond the buffer. An
+// upper bound (measured for GPEN-BFR-256 on 2 threads: 4 MiB of the 21 MiB counted),
+// which is what makes the budget true.
+constexpr int64_t kBlasPackBBytes = int64_t{4} << 20;
+constexpr int64_t kBlasPackSlack = int64_t{2} << 20;
+
+// The largest B block plus A (bytes) of the GEMMs the CPU ops run for `g` (cpu/ops.cpp:
+// direct 1x1 convolutions, banded im2col convolutions, banded transposed ones).
+int64_t GemmPackBytes(const Graph& g) {
+  int64_t worst = 0;
+  for (const Node& n : g.nodes()) {
+    if (n.in.empty()) continue;
+    const Shape& xs = g.tensor(n.in[0]).shape;
+    const Shape& ys = g.tensor(n.out).shape;
+    int64_t a = 0, b = 0;  // floats, per image
+    if (n.kind == OpKind::kConv2d || n.kind == OpKind::kModConv1x1) {
+      const int64_t k =
+          n.kind == OpKind::kModConv1x1 ? 1 : n.weight.shape[n.weight.shape.rank() - 1];
+      const bool direct = k == 1 && n.stride == 1 && n.pad == 0;
+      a = ys.c() * xs.c() * k * k;
+      b = direct ? xs.c() * ys.h() * ys.w()
+                 : static_cast<int64_t>(cpu::Conv2dWorkspaceFloats(xs, k, ys));
+    } else if (n.kind == OpKind::kConvTranspose2d) {
+      const int64_t k = n.weight.shape[3], rows_k = ys.c() * k * k;
+      a = rows_k * xs.c();
+      b = static_cast<int64_t>(cpu::ConvTranspose2dWorkspaceFloats(xs, ys.c(), k)) / rows_k *
+          xs.c();
+    } else {
+      continue;
+    }
+    worst = std::max(worst, std::min(b * 4, kBlasPackBBytes) + a * 4);
+  }
+  return worst;
+}
+
+}  // namespace
+
 std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo, Device d,
-                                  int64_t batch, const TileSpec* tile, bool count_context) {
+                                  int64_t batch, const TileSpec* tile, bool count_context,
+                                  int64_t image_batches) {
   GpenGraphOptions go;
   go.batch = batch;
   std::vector<Graph> graphs;
@@ -43,8 +102,9 @@ std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo
     graphs.push_back(BuildGpenGraph(w, go));
   }
   MemoryReport sum;
-  int64_t host_staging = 0;
+  int64_t host_staging = 0, gemm_pack = 0;
   for (const Graph& g : graphs) {
+    if (d == Device::kCpu) gemm_pack = std::max(gemm_pack, GemmPackBytes(g));
     const MemoryReport m = d == Device::kCpu ? CpuBackendMemory(g, w.store, nullptr)
                                              : CudaBackendMemory(g, w.store, bo);
     // On the CPU every backend reports the shared fp32 weights; count them once.
@@ -69,7 +129,19 @@ std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo
                    sum.workspace});
   if (d == Device::kCpu) {
     const int64_t in = w.arch.in_size, out = w.arch.out_size;
-    lines.push_back({"image buffers", batch * 3 * (in * in + out * out) * 4 + host_staging});
+    const int64_t sets = std::max<int64_t>(1, image_batches);
+    lines.push_back({sets > 1 ? "image buffers (" + std::to_string(sets) + " batches in flight)"
+                              : std::string("image buffers"),
+                     sets * batch * 3 * (in * in + out * out) * 4 + host_staging});
+    const int blas = BlasThreadsFor(bo.threads);
+    const int64_t per_thread = std::min(kBlasBufferBytes, gemm_pack + kBlasPackSlack);
+    lines.push_back({"OpenBLAS packing (" + std::to_string(blas) + " thread" +
+                         (blas == 1 ? "" : "s") + ", bound)",
+                     blas * per_thread});
+    const int64_t pool =
+        bo.threads > 0 ? bo.threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
+    lines.push_back({"process: code, libraries, stacks (estimate)",
+                     kCpuProcessEstimate + (pool + blas + 3) * kCpuThreadEstimate});
   }
   return lines;
 }
@@ -104,6 +176,11 @@ Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
     plan.budget = AvailableHostMemory();
     plan.budget_source = "available host memory, measured";
   }
+  if (!req.budget_source.empty()) plan.budget_source = req.budget_source;
+  if (req.limit > 0 && plan.budget > req.limit) {
+    plan.budget = req.limit;
+    plan.budget_source += ", capped by " + req.limit_source;
+  }
   plan.margin = std::max(kMarginMin, static_cast<int64_t>(plan.budget * kMarginFraction));
   const int64_t usable = plan.budget - plan.margin;
   // Library workspaces: generous on large budgets, small on small ones.
@@ -112,10 +189,10 @@ Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
                               : plan.budget >= 2048 * mib ? 64 * mib
                                                           : 16 * mib;
   plan.cublas_workspace = plan.budget >= 2048 * mib ? 32 * mib : 4 * mib;
-  const BackendOptions bo = plan.Options(0);
+  const BackendOptions bo = plan.Options(req.threads);
   const bool count_context = req.device == Device::kCuda && user_budget;
   auto lines_for = [&](int64_t b, const TileSpec* t) {
-    return PlanLines(w, bo, req.device, b, t, count_context);
+    return PlanLines(w, bo, req.device, b, t, count_context, req.image_batches);
   };
 
   const int64_t cap = req.device == Device::kCuda ? kMaxBatchCuda : kMaxBatchCpu;
@@ -186,6 +263,19 @@ Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
                      : req.precision == Precision::kFp32
                          ? "use --precision fp16, free GPU memory, or give a larger --vram-budget"
                          : "free GPU memory or give a larger --vram-budget");
+}
+
+int64_t SmallestBudgetFor(int64_t total) {
+  // The margin of a budget B is max(kMarginMin, B * kMarginFraction).
+  return std::max(total + kMarginMin,
+                  static_cast<int64_t>(static_cast<double>(total) / (1.0 - kMarginFraction)) + 1);
+}
+
+int64_t ReplanBudget(const RunPlan& failed, int64_t measured_now) {
+  const int64_t tried = std::min(failed.budget, SmallestBudgetFor(failed.total));
+  int64_t next = static_cast<int64_t>(static_cast<double>(tried) * kReplanFraction);
+  if (measured_now > 0) next = std::min(next, measured_now);
+  return std::max<int64_t>(next, 1);
 }
 
 BackendOptions RunPlan::Options(int threads) const {

@@ -7,6 +7,13 @@
 // internals, fragmentation. With a user budget on CUDA, the CUDA context itself is a
 // line too (kCudaContextEstimate), since a real card of that size would spend it.
 //
+// On the CPU the plan is of resident memory (peak RSS) and counts everything the
+// process holds: besides weights, arena, scratch and image buffers, what OpenBLAS packs
+// into its buffers (an upper bound from the GEMMs' operands; see OpenBlasLine in
+// run_plan.cpp) and the process itself (code, libraries, thread stacks: an estimate,
+// kCpuProcessEstimate). A run may also be capped by a limit of the process (the
+// address-space limit, ulimit -v): PlanRequest::limit.
+//
 // The choice: the largest face batch (up to the request, at most kMaxBatchCuda or
 // kMaxBatchCpu) whose planned total fits; if one face does not fit, exact staged
 // tiling at batch 1 with the fewest tiles that fit (graph/gpen_graph.h); otherwise an
@@ -30,6 +37,13 @@ inline constexpr int64_t kMarginMin = int64_t{64} << 20;
 inline constexpr int64_t kCudaContextEstimate = int64_t{512} << 20;
 inline constexpr int64_t kMaxBatchCuda = 64;
 inline constexpr int64_t kMaxBatchCpu = 4;
+// Resident memory of the process apart from what the plan's other lines count: code,
+// libraries, the C++ runtime, heap bookkeeping (measured: about 7 MiB), plus
+// kCpuThreadEstimate for each thread's stack and thread-local storage.
+inline constexpr int64_t kCpuProcessEstimate = int64_t{16} << 20;
+inline constexpr int64_t kCpuThreadEstimate = int64_t{64} << 10;
+// After an allocation failed, the next plan gets this share of what the failed one used.
+inline constexpr double kReplanFraction = 0.7;
 
 struct PlanRequest {
   Device device = Device::kCpu;
@@ -40,6 +54,15 @@ struct PlanRequest {
   // The budget was measured (free memory on a device this process already uses, as
   // when re-planning after an allocation failed): the CUDA context is then not a line.
   bool budget_measured = false;
+  // Names the budget in the plan instead of the default wording (e.g. a re-plan's).
+  std::string budget_source;
+  // A limit of this process the budget cannot exceed (0 = none), and what it is.
+  int64_t limit = 0;
+  std::string limit_source;
+  // CPU: the threads asked for (0 = all cores), for the OpenBLAS and process lines, and
+  // how many batches of image buffers are alive at once (enhance overlaps 3).
+  int threads = 0;
+  int64_t image_batches = 1;
 };
 
 struct MemoryLine {
@@ -70,14 +93,30 @@ struct RunPlan {
   std::string Json() const;      // one JSON object
 };
 
-// The planned lines of one configuration (batch, optional tiling); no allocation.
+// The planned lines of one configuration (batch, optional tiling); no allocation. On
+// the CPU, o.threads sizes the OpenBLAS and process lines (after the image buffers).
 std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& o, Device d,
-                                  int64_t batch, const TileSpec* tile, bool count_context);
+                                  int64_t batch, const TileSpec* tile, bool count_context,
+                                  int64_t image_batches = 1);
 
 Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& request);
 
+// The smallest budget whose margin leaves room for a plan of `total` bytes.
+int64_t SmallestBudgetFor(int64_t total);
+
+// The budget to plan for after `failed` could not be allocated: kReplanFraction of the
+// budget it needed (SmallestBudgetFor its total, at most its budget), not of a larger
+// budget it did not use (the whole host's memory); and no more than `measured_now`
+// (memory free now, 0 = not measured). Each re-plan's total is smaller than the last,
+// so retrying ends, in a run or in a clear error.
+int64_t ReplanBudget(const RunPlan& failed, int64_t measured_now);
+
 // Host memory available to this process (MemAvailable), for the CPU backend.
 int64_t AvailableHostMemory();
+
+// What the address-space limit (ulimit -v) leaves for a CPU run whose weights
+// (`weights_held` bytes, counted by the plan) are already mapped, or 0 without a limit.
+int64_t CpuAddressSpaceLimit(int64_t weights_held);
 
 std::string FormatBytes(int64_t bytes);
 

@@ -1,9 +1,16 @@
-// Planner tests: lifetimes, reuse, alignment, and that the CPU arena equals the plan.
+// Planner tests: lifetimes, reuse, alignment, that the CPU arena equals the plan, that
+// the CPU plan counts what the process holds besides (OpenBLAS, the process itself), and
+// that an allocation that fails is planned again from what failed (issue 9).
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 
 #include <climits>
+#include <cmath>
 
+#include "core/host_memory.h"
+#include "core/parallel.h"
 #include "cuda/cuda_layout.h"
+#include "face_runner.h"
 #include "fixtures.h"
 #include "graph/fuse.h"
 #include "graph/gpen_graph.h"
@@ -211,6 +218,115 @@ TEST_CASE("planner choice: planned lines equal what the CPU backends allocate, t
         g.weights + tl.weights - shared->store.total_params() * 4);  // shared once
   CHECK(lines[1].bytes == g.arena + tl.arena);
   CHECK(lines[2].bytes == g.workspace + tl.workspace);
+}
+
+TEST_CASE("planner choice: the CPU plan counts OpenBLAS's packing and the process") {
+  auto w = GpenWeights::ShapesOnly(GpenArch::Preset("bfr256").value());
+  REQUIRE(w.ok());
+  for (int threads : {1, 2, 64}) {
+    BackendOptions bo;
+    bo.threads = threads;
+    const auto lines = PlanLines(w.value(), bo, Device::kCpu, 2, nullptr, false, 3);
+    REQUIRE(lines.size() == 6);
+    CHECK(lines[3].what.find("3 batches in flight") != std::string::npos);
+    const int blas = BlasThreadsFor(threads);
+    CHECK(blas <= threads);  // never more than asked for, nor than OpenBLAS started with
+    CHECK(lines[4].what.find("OpenBLAS") != std::string::npos);
+    CHECK(lines[4].bytes > 0);
+    CHECK(lines[4].bytes % blas == 0);                 // the same bound for each thread
+    CHECK(lines[4].bytes <= blas * kBlasBufferBytes);  // never beyond its buffers
+    CHECK(lines[5].bytes >= kCpuProcessEstimate);
+  }
+}
+
+TEST_CASE("planner choice: a re-plan starts from what the failed plan needed, not the host") {
+  auto w = GpenWeights::ShapesOnly(GpenArch::Preset("bfr512").value());
+  REQUIRE(w.ok());
+  PlanRequest r;
+  r.device = Device::kCpu;
+  r.faces = 3;
+  r.budget = int64_t{64} << 30;  // the whole host's memory, measured
+  r.budget_measured = true;
+  auto failed = ChooseRunPlan(w.value(), r);
+  REQUIRE(failed.ok());
+  const int64_t next = ReplanBudget(failed.value(), 0);
+  CHECK(next <= static_cast<int64_t>(kReplanFraction * SmallestBudgetFor(failed->total)) + 1);
+  CHECK(next < r.budget / 10);  // 70% of 64 GiB would choose the same plan again
+  CHECK(ReplanBudget(failed.value(), int64_t{100} << 20) == int64_t{100} << 20);  // free now
+  // Every re-plan is smaller than the one before, so retrying ends.
+  int64_t budget = next, last_total = failed->total, plans = 0;
+  for (; plans < 100; ++plans) {
+    r.budget = budget;
+    auto p = ChooseRunPlan(w.value(), r);
+    if (!p.ok()) {
+      CHECK(p.status().code() == ErrorCode::kOutOfMemory);
+      break;
+    }
+    CHECK(p->total < last_total);
+    last_total = p->total;
+    budget = ReplanBudget(p.value(), 0);
+  }
+  CHECK(plans < 100);
+}
+
+// An address-space limit lowered after the plan was made: the batch-4 session cannot be
+// allocated, the CPU backend says OutOfMemory (no exception), and the runner plans again
+// from what failed and from what is free now, and restores every face.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define GPEN_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define GPEN_TEST_SANITIZED 1
+#endif
+#endif
+
+TEST_CASE("planner oom retry: a batch that cannot be allocated is planned again and runs") {
+#ifdef GPEN_TEST_SANITIZED
+  MESSAGE("skipped: sanitizers reserve shadow memory that an address-space limit breaks");
+  return;
+#endif
+  auto w = GpenWeights::Random(GpenArch::Preset("bfr256").value(), 11);
+  REQUIRE(w.ok());
+  auto shared = std::make_shared<const GpenWeights>(std::move(w).value());
+  REQUIRE(StartCpuThreads(1).ok());
+  FaceRunnerOptions o;
+  o.faces = 4;
+  o.threads = 1;
+  o.quiet = true;
+  o.budget = int64_t{4} << 30;  // a user budget larger than what the limit will leave
+  auto runner = FaceRunner::Create(shared, o);
+  REQUIRE(runner.ok());
+  REQUIRE(runner.value()->batch() == 4);
+  const RunPlan first = runner.value()->plan();
+
+  // Room for a batch of one with its margin, not for a batch of four.
+  BackendOptions bo;
+  bo.threads = 1;
+  int64_t one = 0;
+  for (const MemoryLine& l : PlanLines(*shared, bo, Device::kCpu, 1, nullptr, false))
+    one += l.bytes;
+  const int64_t held = shared->store.total_params() * 4 + kCpuProcessEstimate;  // mapped already
+  const int64_t headroom = SmallestBudgetFor(one) - held + (int64_t{8} << 20);
+  REQUIRE(headroom + (int64_t{40} << 20) < first.total - held);
+
+  const int64_t in_px = 3 * 256 * 256;
+  std::vector<float> in(static_cast<size_t>(4 * in_px)), out(in.size(), NAN);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = std::sin(0.001f * static_cast<float>(i));
+  struct rlimit before {};
+  REQUIRE(getrlimit(RLIMIT_AS, &before) == 0);
+  struct rlimit tight = before;
+  tight.rlim_cur = static_cast<rlim_t>(AddressSpaceUsed() + headroom);
+  REQUIRE(setrlimit(RLIMIT_AS, &tight) == 0);
+  const Status st = runner.value()->Run(in.data(), 4, out.data());
+  REQUIRE(setrlimit(RLIMIT_AS, &before) == 0);
+
+  CHECK_MESSAGE(st.ok(), st.ToString());
+  const RunPlan& again = runner.value()->plan();
+  CHECK(again.batch < 4);
+  CHECK(again.budget_source.find("re-planned") != std::string::npos);
+  CHECK(again.budget < SmallestBudgetFor(first.total));  // from what failed, not 4 GiB
+  for (float v : out) REQUIRE(std::isfinite(v));
 }
 
 TEST_CASE("planner cuda layout: one source for uploaded and planned weight bytes") {

@@ -1,7 +1,9 @@
-// Args implementation.
+// Args implementation: strict parsing, every error names the flag and the command.
 #include "cli/args.h"
 
-#include <cmath>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <sstream>
 
 namespace gpen::cli {
@@ -19,17 +21,38 @@ Args& Args::Flag(const std::string& names, bool takes_value, const std::string& 
   return *this;
 }
 
+Args& Args::Positional(size_t count, const std::string& what) {
+  max_positional_ = count;
+  positional_what_ = what;
+  return *this;
+}
+
 std::string Args::Canon(const std::string& name) const {
+  const Spec* s = Find(name);
+  return s ? s->names.back() : name;
+}
+
+const Args::Spec* Args::Find(const std::string& name) const {
   for (const Spec& s : specs_)
     for (const std::string& n : s.names)
-      if (n == name) return s.names.back();
-  return name;
+      if (n == name) return &s;
+  return nullptr;
+}
+
+Status Args::Usage(const std::string& message) const {
+  return InvalidArgument("gpen " + command_ + ": " + message, "see gpen " + command_ + " --help");
 }
 
 Status Args::Parse(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     if (a.size() < 2 || a[0] != '-') {
+      if (positional_.size() >= max_positional_) {
+        return Usage(max_positional_ == 0
+                         ? "unexpected argument '" + a + "': this command takes only flags"
+                         : "unexpected argument '" + a + "': this command takes one " +
+                               positional_what_);
+      }
       positional_.push_back(a);
       continue;
     }
@@ -41,24 +64,25 @@ Status Args::Parse(int argc, char** argv) {
       a = a.substr(0, eq);
       has_inline = true;
     }
-    const Spec* spec = nullptr;
-    for (const Spec& s : specs_)
-      for (const std::string& n : s.names)
-        if (n == a) spec = &s;
+    const Spec* spec = Find(a);
     if (!spec) {
       return InvalidArgument("gpen " + command_ + ": unknown flag '" + a + "'",
                              "accepted flags:\n" + Help());
     }
     if (spec->takes_value) {
       if (!has_inline) {
-        if (i + 1 >= argc) {
-          return InvalidArgument("gpen " + command_ + ": flag '" + a + "' needs a value (" +
-                                 spec->help + ")");
-        }
+        if (i + 1 >= argc) return Usage("flag '" + a + "' needs a value (" + spec->help + ")");
         value = argv[++i];
+        if (Find(value)) {
+          return Usage("flag '" + a + "' needs a value (" + spec->help + "), got the flag '" +
+                       value + "'");
+        }
       }
     } else if (has_inline) {
-      return InvalidArgument("gpen " + command_ + ": flag '" + a + "' takes no value");
+      return Usage("flag '" + a + "' takes no value");
+    }
+    if (values_.count(spec->names.back())) {
+      return Usage("flag '" + a + "' is given twice; give it once");
     }
     values_[spec->names.back()] = value;
   }
@@ -74,33 +98,76 @@ std::string Args::Get(const std::string& name) const {
 
 Result<int64_t> Args::GetInt(const std::string& name, int64_t lo, int64_t hi) const {
   const std::string v = Get(name);
-  char* end = nullptr;
-  errno = 0;
-  const long long x = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end || errno || x < lo || x > hi) {
+  const size_t digits = !v.empty() && v[0] == '-' ? 1 : 0;
+  bool ok = v.size() > digits && v.size() - digits <= 19;
+  for (size_t i = digits; ok && i < v.size(); ++i)
+    ok = std::isdigit(static_cast<unsigned char>(v[i])) != 0;
+  long long x = 0;
+  if (ok) {
+    errno = 0;
+    x = std::strtoll(v.c_str(), nullptr, 10);
+    ok = errno == 0 && x >= lo && x <= hi;
+  }
+  if (!ok) {
     return InvalidArgument("gpen " + command_ + ": " + name + " '" + v +
-                           "' is not an integer in [" + std::to_string(lo) + ", " +
-                           std::to_string(hi) + "]");
+                               "' is not an integer in [" + std::to_string(lo) + ", " +
+                               std::to_string(hi) + "]",
+                           "see gpen " + command_ + " --help");
   }
   return static_cast<int64_t>(x);
 }
 
 Result<int64_t> Args::GetBytes(const std::string& name) const {
-  const std::string v = Get(name);
-  char* end = nullptr;
-  const double x = std::strtod(v.c_str(), &end);
-  std::string unit(end ? end : "");
-  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  double mul = 0;
-  if (unit.empty() || unit == "B") mul = 1;
-  else if (unit == "K" || unit == "KB" || unit == "KIB") mul = 1024.0;
-  else if (unit == "M" || unit == "MB" || unit == "MIB") mul = 1024.0 * 1024;
-  else if (unit == "G" || unit == "GB" || unit == "GIB") mul = 1024.0 * 1024 * 1024;
-  if (v.empty() || mul == 0 || !std::isfinite(x) || x <= 0 || x * mul > 9e18) {
-    return InvalidArgument("gpen " + command_ + ": " + name + " '" + v + "' is not a size",
-                           "write sizes like 2G, 512M or 1.5GB (binary units)");
+  auto r = ParseBytes(name, Get(name));
+  if (!r.ok()) return r.status().WithContext("gpen " + command_);
+  return r;
+}
+
+Result<int64_t> ParseBytes(const std::string& flag, const std::string& v) {
+  const std::string hint =
+      "write a positive whole number of bytes with an optional binary unit: 1073741824, "
+      "512M, 2G, 1.5G (K, M, G; B or iB may follow)";
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument(flag + " '" + v + "' " + why, hint);
+  };
+  size_t i = 0;
+  unsigned __int128 whole = 0, frac = 0, scale = 1;
+  size_t int_digits = 0, frac_digits = 0;
+  for (; i < v.size() && std::isdigit(static_cast<unsigned char>(v[i])); ++i, ++int_digits) {
+    if (int_digits >= 19) return bad("is too large");
+    whole = whole * 10 + static_cast<unsigned>(v[i] - '0');
   }
-  return static_cast<int64_t>(x * mul);
+  if (int_digits == 0) return bad("is not a size");
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    for (; i < v.size() && std::isdigit(static_cast<unsigned char>(v[i])); ++i, ++frac_digits) {
+      if (frac_digits >= 9) return bad("has too many decimals");
+      frac = frac * 10 + static_cast<unsigned>(v[i] - '0');
+      scale *= 10;
+    }
+    if (frac_digits == 0) return bad("is not a size");
+  }
+  std::string unit = v.substr(i);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  unsigned __int128 mul = 0;
+  if (unit.empty() || unit == "B")
+    mul = 1;
+  else if (unit == "K" || unit == "KB" || unit == "KIB")
+    mul = 1ull << 10;
+  else if (unit == "M" || unit == "MB" || unit == "MIB")
+    mul = 1ull << 20;
+  else if (unit == "G" || unit == "GB" || unit == "GIB")
+    mul = 1ull << 30;
+  if (mul == 0) return bad("is not a size (unknown unit '" + v.substr(i) + "')");
+  const unsigned __int128 scaled = (whole * scale + frac) * mul;
+  if (scaled % scale != 0) return bad("is not a whole number of bytes");
+  const unsigned __int128 bytes = scaled / scale;
+  if (bytes == 0) {
+    return InvalidArgument(flag + " '" + v + "' must be positive",
+                           "leave " + flag + " out to plan for the memory free now");
+  }
+  if (bytes > (static_cast<unsigned __int128>(1) << 62)) return bad("is too large");
+  return static_cast<int64_t>(bytes);
 }
 
 std::string Args::Help() const {
@@ -110,8 +177,10 @@ std::string Args::Help() const {
     for (const std::string& n : s.names) names += (names.empty() ? "" : ", ") + n;
     if (s.takes_value) names += " VALUE";
     os << "  " << names;
-    if (names.size() < 28) os << std::string(28 - names.size(), ' ');
-    else os << "\n" << std::string(30, ' ');
+    if (names.size() < 28)
+      os << std::string(28 - names.size(), ' ');
+    else
+      os << "\n" << std::string(30, ' ');
     os << s.help;
     if (!s.def.empty()) os << " (default " << s.def << ")";
     os << "\n";

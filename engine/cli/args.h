@@ -2,6 +2,9 @@
 //
 // Flags are declared before parsing (name, whether it takes a value, help text), so
 // a typo is an error that lists what the command accepts instead of being ignored.
+// Nothing is guessed: a flag given twice, a value that is itself a flag, an argument
+// the command does not take, a number with trailing text, or a size that is not a
+// positive whole number of bytes is an error naming the flag (exit 1).
 #pragma once
 
 #include <cstdint>
@@ -18,12 +21,18 @@ class Args {
   explicit Args(std::string command) : command_(std::move(command)) {}
   Args& Flag(const std::string& names, bool takes_value, const std::string& help,
              const std::string& def = "");
-  Status Parse(int argc, char** argv);  // argv[0] is the first argument after the command
+  // The command takes at most `count` positional arguments (default none); `what`
+  // names them in the error about one too many, e.g. "MODEL".
+  Args& Positional(size_t count, const std::string& what);
+  [[nodiscard]] Status Parse(int argc,
+                             char** argv);  // argv[0]: the first argument after the command
 
   bool Has(const std::string& name) const { return values_.count(Canon(name)) > 0; }
   std::string Get(const std::string& name) const;
+  // An integer in [lo, hi]: optional '-', then decimal digits, nothing else.
   Result<int64_t> GetInt(const std::string& name, int64_t lo, int64_t hi) const;
-  // "4G", "512M", "2.5GB", "1073741824": bytes.
+  // A positive whole number of bytes: "1073741824", "512M", "2G", "1.5G" (binary units
+  // K, M, G, optionally followed by B or iB, any case). "0.5", "0.9B", "1e9" are not.
   Result<int64_t> GetBytes(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
   std::string Help() const;
@@ -35,10 +44,17 @@ class Args {
     std::string help, def;
   };
   std::string Canon(const std::string& name) const;
+  const Spec* Find(const std::string& name) const;
+  Status Usage(const std::string& message) const;
   std::string command_;
   std::vector<Spec> specs_;
   std::map<std::string, std::string> values_;  // canonical name -> value ("" for switches)
   std::vector<std::string> positional_;
+  size_t max_positional_ = 0;
+  std::string positional_what_;
 };
+
+// Parses a size as Args::GetBytes does; the error names `flag`.
+Result<int64_t> ParseBytes(const std::string& flag, const std::string& text);
 
 }  // namespace gpen::cli

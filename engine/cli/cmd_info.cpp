@@ -17,13 +17,15 @@ std::string Mib(int64_t bytes) {
 
 Status CmdInfo(int argc, char** argv) {
   Args a("info");
-  a.Flag("-h,--help", false, "show this help");
+  a.Flag("-h,--help", false, "show this help").Positional(1, "MODEL");
   GPEN_TRY(a.Parse(argc, argv));
   if (a.Has("--help") || a.positional().size() != 1) {
-    std::printf("usage: gpen info MODEL.safetensors\n\nValidates a converted model file and "
-                "describes it.\n");
+    std::printf(
+        "usage: gpen info MODEL.safetensors\n\nValidates a converted model file and "
+        "describes it.\n");
     if (a.Has("--help")) return Status::Ok();
-    return InvalidArgument("gpen info: expected exactly one MODEL argument");
+    return InvalidArgument("gpen info: expected exactly one MODEL argument",
+                           "usage: gpen info MODEL.safetensors");
   }
   const std::string path = a.positional()[0];
   GPEN_ASSIGN_OR_RETURN(ModelFile file, ModelFile::Open(path));

@@ -1,23 +1,73 @@
-// ParallelFor thread pool: workers sleep on a condition variable between jobs.
+// ParallelFor thread pool: workers sleep on a condition variable between jobs. The pool
+// starts the threads it can (see parallel.h) and OpenBLAS is held to the threads it has.
 #include "core/parallel.h"
+
+#include <cblas.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
+
+#include "core/host_memory.h"
+
+extern "C" void openblas_set_num_threads(int);
+extern "C" int openblas_get_num_threads(void);
 
 namespace gpen {
 
 namespace {
 
+// Address space one new thread maps for its stack (the process default).
+int64_t ThreadStackBytes() {
+  pthread_attr_t attr;
+  size_t size = size_t{8} << 20;
+  if (pthread_getattr_default_np(&attr) == 0) {
+    pthread_attr_getstacksize(&attr, &size);
+    pthread_attr_destroy(&attr);
+  }
+  return static_cast<int64_t>(std::max<size_t>(size, size_t{64} << 10));
+}
+
 class Pool {
  public:
+  // Starts up to `threads` - 1 workers. Under an address-space limit their stacks may
+  // take at most a quarter of what is left; a thread the system refuses ends the
+  // start-up with the workers created so far. Either way a notice says so. It must not
+  // throw: unwinding would destroy the condition variables under the workers already
+  // waiting on them (a hang in pthread_cond_destroy) and then joinable threads.
   explicit Pool(int threads) {
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { Work(); });
-    size_ = threads;
+    int want = std::max(1, threads);
+    std::string why;
+    const int64_t headroom = AddressSpaceHeadroom();
+    if (headroom != kNoLimit && want > 1) {
+      const int64_t fit = 1 + headroom / 4 / ThreadStackBytes();
+      if (fit < want) {
+        want = static_cast<int>(std::max<int64_t>(1, fit));
+        why = "the address-space limit (ulimit -v) leaves room for " + std::to_string(want) +
+              (want == 1 ? " thread stack" : " thread stacks");
+      }
+    }
+    try {
+      workers_.reserve(static_cast<size_t>(want - 1));
+      for (int i = 1; i < want; ++i) workers_.emplace_back([this] { Work(); });
+    } catch (const std::system_error& e) {
+      why = std::string("the system refused more: ") + e.what();
+    } catch (const std::bad_alloc&) {
+      why = "out of memory";
+    }
+    size_ = 1 + static_cast<int>(workers_.size());
+    if (size_ < threads) {
+      std::fprintf(stderr, "notice: started %d of %d CPU threads (%s); going on with %d\n", size_,
+                   threads, why.c_str(), size_);
+    }
   }
   ~Pool() {
     {
@@ -77,8 +127,6 @@ class Pool {
     }
   }
 
-  std::vector<std::thread> workers_;
-  int size_ = 1;
   std::mutex m_, run_mutex_;
   std::condition_variable cv_, done_cv_;
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
@@ -86,6 +134,8 @@ class Pool {
   std::atomic<int64_t> next_{0};
   uint64_t generation_ = 0;
   bool stop_ = false;
+  int size_ = 1;
+  std::vector<std::thread> workers_;
 };
 
 std::mutex g_pool_mutex;
@@ -101,6 +151,19 @@ Pool& GetPool() {
   return *g_pool;
 }
 
+// OpenBLAS's threads as it created them at load, read before anyone changes them.
+int BlasThreadsAtLoad() {
+  static const int n = std::max(1, openblas_get_num_threads());
+  return n;
+}
+
+std::mutex g_blas_mutex;
+bool g_blas_buffer_mapped = false;
+int g_blas_threads = 0;  // what we last set; 0 = untouched
+
+// OpenBLAS's share of StartCpuThreads: its thread count, then its buffer.
+Status StartBlas(int threads);
+
 }  // namespace
 
 void SetParallelThreads(int threads) {
@@ -113,6 +176,65 @@ void SetParallelThreads(int threads) {
 int ParallelThreads() {
   return GetPool().size();
 }
+
+int BlasThreadsFor(int threads) {
+  const int at_load = BlasThreadsAtLoad();
+  return threads > 0 ? std::min(threads, at_load) : at_load;
+}
+
+Status StartCpuThreads(int threads) {
+  GPEN_TRY(StartBlas(threads));  // first: OpenBLAS needs its buffer, the pool can do with less
+  SetParallelThreads(threads);
+  (void)ParallelThreads();  // starts the pool now, with its notice if it falls short
+  return Status::Ok();
+}
+
+namespace {
+
+Status StartBlas(int threads) {
+  std::lock_guard<std::mutex> l(g_blas_mutex);
+  const int blas = BlasThreadsFor(threads);
+  if (blas != g_blas_threads) {
+    if (threads > blas && g_blas_threads == 0) {
+      std::fprintf(stderr,
+                   "notice: OpenBLAS uses %d thread%s, as many as it started with (all cores, or "
+                   "OPENBLAS_NUM_THREADS), not %d\n",
+                   blas, blas == 1 ? "" : "s", threads);
+    }
+    openblas_set_num_threads(blas);
+    g_blas_threads = blas;
+  }
+  if (g_blas_buffer_mapped) return Status::Ok();
+  // The first GEMM maps OpenBLAS's buffer (kBlasBufferBytes); if the mapping fails,
+  // OpenBLAS tries again forever. Its threads mapped theirs when they started, so room
+  // for one buffer is all that must be left now.
+  const int64_t headroom = AddressSpaceHeadroom();
+  const int64_t need = kBlasBufferBytes + (int64_t{16} << 20);
+  if (headroom < need) {
+    return OutOfMemory(
+        "the address-space limit (ulimit -v) leaves " + std::to_string(headroom >> 20) +
+            " MiB to map; OpenBLAS needs " + std::to_string(need >> 20) +
+            " MiB for its buffer (it maps " + std::to_string(kBlasBufferBytes >> 20) +
+            " MiB per thread, " + std::to_string(BlasThreadsAtLoad()) + " now)",
+        "raise the limit (ulimit -v), or start gpen with OPENBLAS_NUM_THREADS=1 so that "
+        "OpenBLAS maps fewer buffers");
+  }
+  // Large enough to take OpenBLAS's ordinary path (not its small-matrix kernels).
+  constexpr int kN = 128;
+  std::vector<float> a, c;
+  try {
+    a.assign(kN * kN, 1.f);
+    c.resize(kN * kN);
+  } catch (const std::bad_alloc&) {
+    return OutOfMemory("cannot allocate 128 KiB to start OpenBLAS", "free host memory");
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kN, kN, kN, 0.5f, a.data(), kN, a.data(),
+              kN, 0.f, c.data(), kN);
+  g_blas_buffer_mapped = true;
+  return Status::Ok();
+}
+
+}  // namespace
 
 void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;

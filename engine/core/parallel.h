@@ -1,20 +1,46 @@
-// ParallelFor: a small persistent thread pool for the CPU backend's element-wise loops.
+// ParallelFor: a small persistent thread pool for the CPU backend's element-wise loops,
+// and the start of the CPU backend's threads (the pool's and OpenBLAS's).
 //
 // Why not OpenMP: libgomp's worker threads spin after each parallel region, and on a
 // 2-core machine they steal the cores OpenBLAS's own threads need for the next GEMM
 // (measured: GPEN-512 went from 3.7 s to 1.7 s per face with passive waiting). This
 // pool blocks on a condition variable instead, so GEMM and element-wise work never
 // fight over cores.
+//
+// Threads are a resource like memory: under a process limit (ulimit -u) or an
+// address-space limit (ulimit -v, every thread maps a stack) fewer can be created than
+// asked for. The pool then goes on with the threads it got and says so. OpenBLAS is
+// never asked for more threads than it started with: it creates them without checking
+// that they exist, and a GEMM handed to a thread that does not exist never returns.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 
+#include "core/status.h"
+
 namespace gpen {
+
+// OpenBLAS's buffer per thread (BUFFER_SIZE in OpenBLAS's common_x86_64.h: 32 << 22):
+// address space mapped at the thread's first GEMM, kept for the life of the process.
+// Only what a GEMM packs into it becomes resident (run_plan.cpp counts that).
+inline constexpr int64_t kBlasBufferBytes = int64_t{128} << 20;
 
 // Number of worker threads (including the caller); 0 = hardware concurrency.
 void SetParallelThreads(int threads);
+// The threads the pool has: fewer than asked for when no more could be created.
 int ParallelThreads();
+
+// The threads OpenBLAS uses when `threads` are asked for (0 = all it started with):
+// at most the number it created when it was loaded (all cores or OPENBLAS_NUM_THREADS).
+int BlasThreadsFor(int threads);
+
+// Starts the CPU backend's threads for `threads` (0 = all cores): the pool (falling back
+// to the threads it can create, with a notice) and OpenBLAS's share. The first call also
+// has OpenBLAS map its buffer for the calling thread now, with one small GEMM, so that
+// later GEMMs never allocate: OpenBLAS retries a buffer it cannot map forever. It fails
+// (OutOfMemory) instead when the address-space limit leaves no room for that buffer.
+[[nodiscard]] Status StartCpuThreads(int threads);
 
 // Calls fn(begin, end) on disjoint chunks covering [0, n); returns when all are done.
 // Callers from several threads take turns; fn must not call ParallelFor itself.

@@ -3,9 +3,8 @@
 // The arena is allocated once, at exactly the planner's size, and every tensor lives
 // at its planned offset; this is what proves the plan on the CPU. Weight-derived
 // tables (transposed deconvolution weights, demodulation sums of squares) are
-// computed once at creation.
-#include <cblas.h>
-
+// computed once at creation. An allocation that fails, at creation or while running,
+// is an OutOfMemory Status, never an exception: the caller plans again for less.
 #include <algorithm>
 #include <map>
 #include <new>
@@ -14,8 +13,6 @@
 #include "core/check.h"
 #include "core/parallel.h"
 #include "cpu/ops.h"
-
-extern "C" void openblas_set_num_threads(int);
 
 namespace gpen {
 
@@ -30,31 +27,14 @@ class CpuBackend final : public Backend {
       return InvalidArgument("--precision fp16 is not supported on the CPU backend",
                              "the CPU backend computes in fp32; use --device cuda for fp16");
     }
-    if (o.threads > 0) {
-      openblas_set_num_threads(o.threads);
-      SetParallelThreads(o.threads);
-    }
-    const MemoryReport need = CpuBackendMemory(g_, w_, &plan_);  // also plans the arena
-    const size_t floats = static_cast<size_t>(plan_.arena_bytes / sizeof(float));
+    GPEN_TRY(StartCpuThreads(o.threads));
     try {
-      arena_.resize(floats);
+      Allocate();
     } catch (const std::bad_alloc&) {
-      return OutOfMemory("cannot allocate the " + std::to_string(plan_.arena_bytes >> 20) +
-                             " MiB activation arena on the CPU",
+      return OutOfMemory("cannot allocate the CPU backend's " + std::to_string(need_ >> 20) +
+                             " MiB (activation arena, prepared weights, scratch)",
                          "lower the batch size or pass --vram-budget to bound memory");
     }
-    for (size_t i = 0; i < g_.nodes().size(); ++i) {
-      const Node& n = g_.nodes()[i];
-      if (n.kind == OpKind::kConvTranspose2d) {
-        const Shape& wsh = n.weight.shape;  // (1, Cout, Cin, k, k)
-        prepared_[i] = cpu::PrepareConvTranspose(w_.data(n.weight), wsh[1], wsh[2], wsh[3]);
-      } else if (n.kind == OpKind::kDemodCoef) {
-        const Shape& wsh = n.weight.shape;
-        demod_[i] = cpu::PrepareDemod(w_.data(n.weight), wsh[1], wsh[2], wsh[3] * wsh[4]);
-      }
-    }
-    workspace_.Get(static_cast<size_t>(need.workspace / 4 - FusedScratchFloats(g_)));
-    fused_.Get(static_cast<size_t>(FusedScratchFloats(g_)));
     return Status::Ok();
   }
 
@@ -81,7 +61,12 @@ class CpuBackend final : public Backend {
   }
 
   Status Run() override {
-    for (size_t i = 0; i < g_.nodes().size(); ++i) RunNode(i, g_.nodes()[i]);
+    try {
+      for (size_t i = 0; i < g_.nodes().size(); ++i) RunNode(i, g_.nodes()[i]);
+    } catch (const std::bad_alloc&) {  // an op's small tables (upfirdn2d taps)
+      return OutOfMemory("out of host memory while running the CPU backend",
+                         "lower the batch size or pass --vram-budget to bound memory");
+    }
     return Status::Ok();
   }
 
@@ -89,7 +74,8 @@ class CpuBackend final : public Backend {
   // the estimate CpuBackendMemory gives before anything is allocated).
   MemoryReport memory() const override {
     MemoryReport r;
-    for (size_t i = 0; i < w_.count(); ++i) r.weights += static_cast<int64_t>(w_.tensor(i).size() * 4);
+    for (size_t i = 0; i < w_.count(); ++i)
+      r.weights += static_cast<int64_t>(w_.tensor(i).size() * 4);
     for (const auto& [k, v] : prepared_) r.weights += static_cast<int64_t>(v.size() * 4);
     for (const auto& [k, v] : demod_) r.weights += static_cast<int64_t>(v.size() * 8);
     r.arena = static_cast<int64_t>(arena_.size() * sizeof(float));
@@ -99,6 +85,25 @@ class CpuBackend final : public Backend {
   const MemoryPlan& plan() const override { return plan_; }
 
  private:
+  // Everything the backend holds, at the planned sizes; throws std::bad_alloc.
+  void Allocate() {
+    const MemoryReport need = CpuBackendMemory(g_, w_, &plan_);  // also plans the arena
+    need_ = need.total();
+    arena_.resize(static_cast<size_t>(plan_.arena_bytes / sizeof(float)));
+    for (size_t i = 0; i < g_.nodes().size(); ++i) {
+      const Node& n = g_.nodes()[i];
+      if (n.kind == OpKind::kConvTranspose2d) {
+        const Shape& wsh = n.weight.shape;  // (1, Cout, Cin, k, k)
+        prepared_[i] = cpu::PrepareConvTranspose(w_.data(n.weight), wsh[1], wsh[2], wsh[3]);
+      } else if (n.kind == OpKind::kDemodCoef) {
+        const Shape& wsh = n.weight.shape;
+        demod_[i] = cpu::PrepareDemod(w_.data(n.weight), wsh[1], wsh[2], wsh[3] * wsh[4]);
+      }
+    }
+    workspace_.Get(static_cast<size_t>(need.workspace / 4 - FusedScratchFloats(g_)));
+    fused_.Get(static_cast<size_t>(FusedScratchFloats(g_)));
+  }
+
   float* Ptr(int t) { return arena_.data() + plan_.offset[t] / sizeof(float); }
   // The node's window origin: static, or from the runtime "tile_origin" input (last).
   cpu::NoiseWindow Window(const Node& n) {
@@ -130,12 +135,12 @@ class CpuBackend final : public Backend {
         break;
       }
       case OpKind::kConvTranspose2d:
-        cpu::ConvTranspose2d(x, xs, prepared_.at(i).data(), ys.c(), n.weight.shape[3], n.scale,
-                             y, ys, &workspace_);
+        cpu::ConvTranspose2d(x, xs, prepared_.at(i).data(), ys.c(), n.weight.shape[3], n.scale, y,
+                             ys, &workspace_);
         break;
       case OpKind::kUpfirdn2d:
-        cpu::Upfirdn2d(x, xs, W, n.weight.shape[0], n.weight.shape[1], n.up, n.down, n.pad0,
-                       n.pad1, y, ys);
+        cpu::Upfirdn2d(x, xs, W, n.weight.shape[0], n.weight.shape[1], n.up, n.down, n.pad0, n.pad1,
+                       y, ys);
         break;
       case OpKind::kBiasAct:
         cpu::BiasAct(x, xs, B, n.bias_scale, n.act, y);
@@ -187,6 +192,7 @@ class CpuBackend final : public Backend {
   const Graph& g_;
   const WeightStore& w_;
   MemoryPlan plan_;
+  int64_t need_ = 0;  // bytes the backend holds once allocated, for messages
   std::vector<float> arena_;
   cpu::Workspace workspace_;
   cpu::Workspace fused_;
@@ -212,7 +218,8 @@ MemoryReport CpuBackendMemory(const Graph& g, const WeightStore& w, MemoryPlan* 
     const Shape& xs = n.in.empty() ? Shape{} : g.tensor(n.in[0]).shape;
     const Shape& ys = g.tensor(n.out).shape;
     if (n.kind == OpKind::kConv2d) {
-      ws = std::max(ws, cpu::Conv2dWorkspaceFloats(xs, n.weight.shape[n.weight.shape.rank() - 1], ys));
+      ws = std::max(ws,
+                    cpu::Conv2dWorkspaceFloats(xs, n.weight.shape[n.weight.shape.rank() - 1], ys));
     } else if (n.kind == OpKind::kConvTranspose2d) {
       const Shape& wsh = n.weight.shape;
       ws = std::max(ws, cpu::ConvTranspose2dWorkspaceFloats(xs, wsh[1], wsh[3]));
