@@ -36,6 +36,9 @@ if want 2; then
   cmake -S . -B build-sim -DCMAKE_BUILD_TYPE=Release -DGPEN_CUDASIM=ON >/dev/null
   cmake --build build-sim -j "$jobs" --target gpen_tests gpen cudasim_tests
   ctest --test-dir build-sim --output-on-failure -j 1 -L "gpu|cudasim"
+  # The CLI again on this build, which does not load the CUDA toolkit's libraries: the
+  # CPU memory-plan tests (peak RSS, address-space limits) need a process without them.
+  ctest --test-dir build-sim --output-on-failure -j 1 -R "^cli$"
   stamp
 fi
 
