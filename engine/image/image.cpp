@@ -285,26 +285,24 @@ Status CheckRegularFile(const std::string& path) {
   return Status::Ok();
 }
 
-Result<ImageInfo> ProbeImage(const std::string& path, const ImageLoadOptions& options) {
+// The file's bytes, read no further than the pixel limit can justify.
+static Result<std::vector<uint8_t>> ReadWithinLimit(const std::string& path,
+                                                    const ImageLoadOptions& options) {
   if (options.max_pixels <= 0) {
     return InvalidArgument("image pixel limit " + std::to_string(options.max_pixels) +
                            " must be positive");
   }
-  GPEN_ASSIGN_OR_RETURN(
-      std::vector<uint8_t> bytes,
-      ReadRegularFile(path, MaxFileBytes(options.max_pixels), options.max_pixels));
+  return ReadRegularFile(path, MaxFileBytes(options.max_pixels), options.max_pixels);
+}
+
+Result<ImageInfo> ProbeImage(const std::string& path, const ImageLoadOptions& options) {
+  GPEN_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadWithinLimit(path, options));
   GPEN_ASSIGN_OR_RETURN(Probe p, ProbeBytes(bytes.data(), bytes.size(), path, options));
   return p.info;
 }
 
 Result<Image> LoadImage(const std::string& path, const ImageLoadOptions& options) {
-  if (options.max_pixels <= 0) {
-    return InvalidArgument("image pixel limit " + std::to_string(options.max_pixels) +
-                           " must be positive");
-  }
-  GPEN_ASSIGN_OR_RETURN(
-      std::vector<uint8_t> bytes,
-      ReadRegularFile(path, MaxFileBytes(options.max_pixels), options.max_pixels));
+  GPEN_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadWithinLimit(path, options));
   return DecodeImage(bytes.data(), bytes.size(), path, options);
 }
 
