@@ -34,6 +34,7 @@ Status FaceRunner::Replan(int64_t budget, bool measured, const std::string& sour
   req.fixed_batch = options_.fixed_batch;
   req.threads = options_.threads;
   req.image_batches = options_.image_batches;
+  req.decode_bytes = options_.decode_bytes;
   if (options_.device == Device::kCpu) {
     req.limit = CpuAddressSpaceLimit(weights_->store.total_params() * 4);
     req.limit_source = "the address-space limit (ulimit -v)";

@@ -30,6 +30,7 @@ struct FaceRunnerOptions {
   uint64_t noise_seed = 0;
   bool quiet = false;
   int64_t image_batches = 1;  // batches of host image buffers the caller keeps alive
+  int64_t decode_bytes = 0;   // the most decoding one input holds (RunPlan's CPU line)
 };
 
 class FaceRunner {

@@ -39,7 +39,11 @@ int64_t CpuAddressSpaceLimit(int64_t weights_held) {
   const int64_t headroom = AddressSpaceHeadroom();
   if (headroom == kNoLimit) return 0;
   // Mapped already and counted by the plan: the weights and the process itself.
-  return std::max<int64_t>(1, headroom + weights_held + kCpuProcessEstimate);
+  return std::max<int64_t>(1, headroom + weights_held + CpuProcessBytes());
+}
+
+int64_t CpuProcessBytes() {
+  return std::max(kCpuProcessEstimate, ProcessStartResident() + kCpuProcessHeadroom);
 }
 
 namespace {
@@ -91,7 +95,7 @@ int64_t GemmPackBytes(const Graph& g) {
 
 std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo, Device d,
                                   int64_t batch, const TileSpec* tile, bool count_context,
-                                  int64_t image_batches) {
+                                  int64_t image_batches, int64_t decode_bytes) {
   GpenGraphOptions go;
   go.batch = batch;
   std::vector<Graph> graphs;
@@ -133,6 +137,7 @@ std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo
     lines.push_back({sets > 1 ? "image buffers (" + std::to_string(sets) + " batches in flight)"
                               : std::string("image buffers"),
                      sets * batch * 3 * (in * in + out * out) * 4 + host_staging});
+    if (decode_bytes > 0) lines.push_back({"decoding the largest input image", decode_bytes});
     const int blas = BlasThreadsFor(bo.threads);
     const int64_t per_thread = std::min(kBlasBufferBytes, gemm_pack + kBlasPackSlack);
     lines.push_back({"OpenBLAS packing (" + std::to_string(blas) + " thread" +
@@ -140,8 +145,9 @@ std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo
                      blas * per_thread});
     const int64_t pool =
         bo.threads > 0 ? bo.threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
-    lines.push_back({"process: code, libraries, stacks (estimate)",
-                     kCpuProcessEstimate + (pool + blas + 3) * kCpuThreadEstimate});
+    lines.push_back({ProcessStartResident() > 0 ? "process (resident at start), stacks"
+                                                : "process: code, libraries, stacks (estimate)",
+                     CpuProcessBytes() + (pool + blas + 3) * kCpuThreadEstimate});
   }
   return lines;
 }
@@ -192,7 +198,7 @@ Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
   const BackendOptions bo = plan.Options(req.threads);
   const bool count_context = req.device == Device::kCuda && user_budget;
   auto lines_for = [&](int64_t b, const TileSpec* t) {
-    return PlanLines(w, bo, req.device, b, t, count_context, req.image_batches);
+    return PlanLines(w, bo, req.device, b, t, count_context, req.image_batches, req.decode_bytes);
   };
 
   const int64_t cap = req.device == Device::kCuda ? kMaxBatchCuda : kMaxBatchCpu;

@@ -10,8 +10,11 @@
 // On the CPU the plan is of resident memory (peak RSS) and counts everything the
 // process holds: besides weights, arena, scratch and image buffers, what OpenBLAS packs
 // into its buffers (an upper bound from the GEMMs' operands; see OpenBlasLine in
-// run_plan.cpp) and the process itself (code, libraries, thread stacks: an estimate,
-// kCpuProcessEstimate). A run may also be capped by a limit of the process (the
+// run_plan.cpp), the decoding of the largest input image (its header read first:
+// image/image.h ProbeImage) and the process itself: what was resident when main()
+// began (the libraries' code and data; about 125 MiB in a build linked against the
+// CUDA libraries), plus kCpuProcessHeadroom for the runtime's heap, and each thread's
+// stack; at least kCpuProcessEstimate. A run may also be capped by a limit of the process (the
 // address-space limit, ulimit -v): PlanRequest::limit.
 //
 // The choice: the largest face batch (up to the request, at most kMaxBatchCuda or
@@ -38,9 +41,12 @@ inline constexpr int64_t kCudaContextEstimate = int64_t{512} << 20;
 inline constexpr int64_t kMaxBatchCuda = 64;
 inline constexpr int64_t kMaxBatchCpu = 4;
 // Resident memory of the process apart from what the plan's other lines count: code,
-// libraries, the C++ runtime, heap bookkeeping (measured: about 7 MiB), plus
-// kCpuThreadEstimate for each thread's stack and thread-local storage.
+// libraries, the C++ runtime, heap bookkeeping (measured: about 7 MiB without the CUDA
+// libraries), plus kCpuThreadEstimate for each thread's stack and thread-local storage.
+// The line is the larger of the estimate and what was resident when main() began plus
+// kCpuProcessHeadroom (CpuProcessBytes).
 inline constexpr int64_t kCpuProcessEstimate = int64_t{16} << 20;
+inline constexpr int64_t kCpuProcessHeadroom = int64_t{8} << 20;
 inline constexpr int64_t kCpuThreadEstimate = int64_t{64} << 10;
 // After an allocation failed, the next plan gets this share of what the failed one used.
 inline constexpr double kReplanFraction = 0.7;
@@ -63,6 +69,9 @@ struct PlanRequest {
   // how many batches of image buffers are alive at once (enhance overlaps 3).
   int threads = 0;
   int64_t image_batches = 1;
+  // CPU: the most memory decoding one input image holds (ImageInfo::peak_bytes of the
+  // largest input; 0 when the caller decodes nothing).
+  int64_t decode_bytes = 0;
 };
 
 struct MemoryLine {
@@ -97,7 +106,11 @@ struct RunPlan {
 // the CPU, o.threads sizes the OpenBLAS and process lines (after the image buffers).
 std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& o, Device d,
                                   int64_t batch, const TileSpec* tile, bool count_context,
-                                  int64_t image_batches = 1);
+                                  int64_t image_batches = 1, int64_t decode_bytes = 0);
+
+// The process line of a CPU plan without its threads: the larger of kCpuProcessEstimate
+// and what was resident when main() began plus kCpuProcessHeadroom.
+int64_t CpuProcessBytes();
 
 Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& request);
 

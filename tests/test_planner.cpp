@@ -239,6 +239,41 @@ TEST_CASE("planner choice: the CPU plan counts OpenBLAS's packing and the proces
   }
 }
 
+TEST_CASE("planner choice: the decoded input image is a line of the CPU plan") {
+  auto w = GpenWeights::ShapesOnly(GpenArch::Preset("bfr256").value());
+  REQUIRE(w.ok());
+  BackendOptions bo;
+  bo.threads = 2;
+  const int64_t decode = int64_t{300} << 20;  // a 25-megapixel input, say
+  const auto without = PlanLines(w.value(), bo, Device::kCpu, 1, nullptr, false, 3);
+  const auto with = PlanLines(w.value(), bo, Device::kCpu, 1, nullptr, false, 3, decode);
+  REQUIRE(with.size() == without.size() + 1);
+  CHECK(with[4].what == "decoding the largest input image");
+  CHECK(with[4].bytes == decode);
+  // It decides the batch: a budget that holds batch 2 without it holds only 1 with it.
+  PlanRequest req;
+  req.device = Device::kCpu;
+  req.faces = 4;
+  req.threads = 2;
+  req.image_batches = 3;
+  int64_t one = 0, two = 0;
+  for (const MemoryLine& l : PlanLines(w.value(), bo, Device::kCpu, 1, nullptr, false, 3))
+    one += l.bytes;
+  for (const MemoryLine& l : PlanLines(w.value(), bo, Device::kCpu, 2, nullptr, false, 3))
+    two += l.bytes;
+  req.budget = SmallestBudgetFor(two);
+  auto plain = ChooseRunPlan(w.value(), req);
+  REQUIRE(plain.ok());
+  CHECK(plain->batch >= 2);
+  req.decode_bytes = two - one + 1;
+  auto decoding = ChooseRunPlan(w.value(), req);
+  REQUIRE(decoding.ok());
+  CHECK(decoding->batch < plain->batch);
+  // Not a line of a device plan: decoding holds host memory, not VRAM.
+  const auto cuda = PlanLines(w.value(), bo, Device::kCuda, 1, nullptr, false, 3, decode);
+  for (const MemoryLine& l : cuda) CHECK(l.what.find("decoding") == std::string::npos);
+}
+
 TEST_CASE("planner choice: a re-plan starts from what the failed plan needed, not the host") {
   auto w = GpenWeights::ShapesOnly(GpenArch::Preset("bfr512").value());
   REQUIRE(w.ok());

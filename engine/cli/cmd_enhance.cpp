@@ -205,6 +205,18 @@ Result<std::vector<Job>> PlanJobs(const std::string& in_arg, const std::string& 
   return jobs;
 }
 
+// What decoding the largest input holds, from each file's header (ProbeImage reads no
+// more); a file whose header is unreadable counts nothing here and is reported, and
+// skipped, when its turn comes.
+int64_t LargestDecode(const std::vector<Job>& jobs, const ImageLoadOptions& options) {
+  int64_t most = 0;
+  for (const Job& j : jobs) {
+    auto info = ProbeImage(j.in, options);
+    if (info.ok()) most = std::max(most, info->peak_bytes);
+  }
+  return most;
+}
+
 std::once_flag g_no_task_thread;
 
 // Runs f on a thread of its own, or, when no thread can be created (a process limit),
@@ -297,6 +309,7 @@ Status CmdEnhance(int argc, char** argv, int* failed) {
   ro.fixed_batch = fixed_batch;
   ro.noise_seed = static_cast<uint64_t>(seed);
   ro.image_batches = 3;  // decoding, running and writing overlap (below)
+  ro.decode_bytes = LargestDecode(jobs, load_options);
   GPEN_ASSIGN_OR_RETURN(std::unique_ptr<FaceRunner> runner, FaceRunner::Create(weights, ro));
   const int64_t batch = runner->batch();
 
@@ -346,11 +359,8 @@ Status CmdEnhance(int argc, char** argv, int* failed) {
       const auto t0 = std::chrono::steady_clock::now();
       Image out = FromModelOutput(b.output.data() + i * out_px, out_sz);
       out.alpha = std::move(b.alphas[i]);
-      Status st = CheckOutputTarget(b.jobs[i]->out);  // it may have changed since the start
-      if (st.ok()) {
-        PendingOutput pending(b.jobs[i]->out);  // a signal now removes the temporary file
-        st = SaveImage(b.jobs[i]->out, out);
-      }
+      Status st = CheckOutputTarget(b.jobs[i]->out);     // it may have changed since the start
+      if (st.ok()) st = SaveImage(b.jobs[i]->out, out);  // whole or absent, even on a signal
       const size_t pos = static_cast<size_t>(b.jobs[i] - jobs.data()) + 1;
       if (!st.ok()) {
         std::fprintf(stderr, "[%zu/%zu] failed: %s\n", pos, jobs.size(), st.ToString().c_str());

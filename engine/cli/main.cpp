@@ -124,6 +124,7 @@ int Report(const gpen::Status& s) {
 
 int main(int argc, char** argv) {
   RestartForOpenBlasIfNeeded(argv);
+  gpen::RecordProcessStartResident();  // the CPU plan's process line (run_plan.h)
   if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help") ||
       !std::strcmp(argv[1], "help")) {
     Usage();

@@ -13,7 +13,7 @@
 // that creates the file itself) or an output being written (PendingOutput): then the
 // handler removes, in that output's folder, the files `.NAME.tmp.` + 6 characters that
 // are regular, ours (same user) and modified since the write began.
-// Header-only: used by the CLI, and meant for WriteFileAtomic as well.
+// Header-only: WriteFileAtomic holds a PendingOutput while it writes.
 #pragma once
 
 #include <dirent.h>

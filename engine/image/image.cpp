@@ -21,6 +21,7 @@
 #include <memory>
 
 #include "core/check.h"
+#include "core/temp_files.h"
 #include "image/format_checks.h"
 #include "image/stb_glue.h"
 
@@ -365,6 +366,9 @@ Status WriteFileAtomic(const std::string& path, const std::vector<uint8_t>& byte
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
   std::string tmpl = dir + "/." + base + ".tmp.XXXXXX";
+  // From before the temporary file exists until it is renamed or removed, a SIGINT or
+  // SIGTERM removes it (core/temp_files.h), whoever the caller is.
+  PendingOutput pending(path);
   std::vector<char> buf(tmpl.begin(), tmpl.end());
   buf.push_back('\0');
   const int fd = mkstemp(buf.data());
