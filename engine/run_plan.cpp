@@ -11,7 +11,6 @@
 #include "core/host_memory.h"
 #include "core/parallel.h"
 #include "cpu/ops.h"
-#include "tiled.h"
 
 namespace gpen {
 
@@ -74,7 +73,7 @@ int64_t GemmPackBytes(const Graph& g) {
     if (n.kind == OpKind::kConv2d || n.kind == OpKind::kModConv1x1) {
       const int64_t k =
           n.kind == OpKind::kModConv1x1 ? 1 : n.weight.shape[n.weight.shape.rank() - 1];
-      const bool direct = k == 1 && n.stride == 1 && n.pad == 0;
+      const bool direct = k == 1 && n.a<ConvAttr>().stride == 1 && n.a<ConvAttr>().pad == 0;
       a = ys.c() * xs.c() * k * k;
       b = direct ? xs.c() * ys.h() * ys.w()
                  : static_cast<int64_t>(cpu::Conv2dWorkspaceFloats(xs, k, ys));
@@ -93,33 +92,31 @@ int64_t GemmPackBytes(const Graph& g) {
 
 }  // namespace
 
-std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo, Device d,
-                                  int64_t batch, const TileSpec* tile, bool count_context,
+std::vector<MemoryLine> PlanLines(const Network& net, const IoSpec& io, const BackendOptions& bo,
+                                  Device d, int64_t batch, const TileSpec* tile, bool count_context,
                                   int64_t image_batches, int64_t decode_bytes) {
-  GpenGraphOptions go;
-  go.batch = batch;
+  const GraphOptions go = net.OptionsFor(io, batch);
   std::vector<Graph> graphs;
+  int64_t host_staging = 0;
   if (tile) {
-    graphs.push_back(BuildGpenGlobalGraph(w, go, tile->split_res));
-    graphs.push_back(BuildGpenTileGraph(w, go, *tile).graph);
+    TiledGraphs t = net.BuildTiledGraphs(*tile, go);
+    graphs = std::move(t.graphs);
+    host_staging = t.host_staging_floats * 4;
   } else {
-    graphs.push_back(BuildGpenGraph(w, go));
+    graphs.push_back(net.BuildGraph(go));
   }
+  const WeightStore& store = net.store();
   MemoryReport sum;
-  int64_t host_staging = 0, gemm_pack = 0;
+  int64_t gemm_pack = 0;
   for (const Graph& g : graphs) {
     if (d == Device::kCpu) gemm_pack = std::max(gemm_pack, GemmPackBytes(g));
-    const MemoryReport m = d == Device::kCpu ? CpuBackendMemory(g, w.store, nullptr)
-                                             : CudaBackendMemory(g, w.store, bo);
+    const MemoryReport m =
+        d == Device::kCpu ? CpuBackendMemory(g, store, nullptr) : CudaBackendMemory(g, store, bo);
     // On the CPU every backend reports the shared fp32 weights; count them once.
     sum.weights +=
-        (d == Device::kCpu && sum.weights > 0) ? m.weights - w.store.total_params() * 4 : m.weights;
+        (d == Device::kCpu && sum.weights > 0) ? m.weights - store.total_params() * 4 : m.weights;
     sum.arena += m.arena;
     sum.workspace += m.workspace;
-  }
-  if (tile) {  // the global pass's outputs wait on the host while the tiles run
-    const Graph& g = graphs[0];
-    for (int t : g.outputs()) host_staging += g.tensor(t).shape.numel() * 4;
   }
   std::vector<MemoryLine> lines;
   if (d == Device::kCuda && count_context)
@@ -132,11 +129,10 @@ std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& bo
   lines.push_back({d == Device::kCpu ? "convolution scratch" : "workspace (conv cap, GEMM, styles)",
                    sum.workspace});
   if (d == Device::kCpu) {
-    const int64_t in = w.arch.in_size, out = w.arch.out_size;
     const int64_t sets = std::max<int64_t>(1, image_batches);
     lines.push_back({sets > 1 ? "image buffers (" + std::to_string(sets) + " batches in flight)"
                               : std::string("image buffers"),
-                     sets * batch * 3 * (in * in + out * out) * 4 + host_staging});
+                     sets * batch * (io.in_numel() + io.out_numel()) * 4 + host_staging});
     if (decode_bytes > 0) lines.push_back({"decoding the largest input image", decode_bytes});
     const int blas = BlasThreadsFor(bo.threads);
     const int64_t per_thread = std::min(kBlasBufferBytes, gemm_pack + kBlasPackSlack);
@@ -162,11 +158,12 @@ int64_t Total(const std::vector<MemoryLine>& lines) {
 
 }  // namespace
 
-Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
+Result<RunPlan> ChooseRunPlan(const Network& net, const IoSpec& io, const PlanRequest& req) {
   RunPlan plan;
   plan.device = req.device;
   plan.precision = req.precision;
   plan.faces = std::max<int64_t>(1, req.faces);
+  plan.item_noun = net.ItemNoun();
   const bool user_budget = req.budget > 0 && !req.budget_measured;
   if (user_budget) {
     plan.budget = req.budget;
@@ -198,7 +195,8 @@ Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
   const BackendOptions bo = plan.Options(req.threads);
   const bool count_context = req.device == Device::kCuda && user_budget;
   auto lines_for = [&](int64_t b, const TileSpec* t) {
-    return PlanLines(w, bo, req.device, b, t, count_context, req.image_batches, req.decode_bytes);
+    return PlanLines(net, io, bo, req.device, b, t, count_context, req.image_batches,
+                     req.decode_bytes);
   };
 
   const int64_t cap = req.device == Device::kCuda ? kMaxBatchCuda : kMaxBatchCpu;
@@ -230,30 +228,28 @@ Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
     plan.passes = (plan.faces + b - 1) / b;
     return plan;
   }
-  // Tiling at batch 1: fewest tiles first; for each tile size, the split resolution
-  // whose total is smallest.
-  const GpenArch& a = w.arch;
+  // Tiling at batch 1, the network's own way: fewest tiles first; for each tile edge,
+  // the candidate whose total is smallest.
   int64_t smallest = Total(lines_for(1, nullptr));
-  for (int64_t tile = a.out_size / 2; tile >= 16; tile /= 2) {
+  const std::vector<TileSpec> choices = net.TileChoices(io);
+  for (size_t i = 0; i < choices.size();) {
     std::vector<MemoryLine> best;
     TileSpec best_spec;
-    for (int64_t split = a.out_size / 2; split >= 8; split /= 2) {
-      const TileSpec spec{split, tile};
-      if (!TileSpecValid(a, spec)) continue;
-      std::vector<MemoryLine> lines = lines_for(1, &spec);
+    size_t j = i;
+    for (; j < choices.size() && choices[j].tile == choices[i].tile; ++j) {
+      std::vector<MemoryLine> lines = lines_for(1, &choices[j]);
       if (best.empty() || Total(lines) < Total(best)) {
         best = std::move(lines);
-        best_spec = spec;
+        best_spec = choices[j];
       }
     }
-    if (best.empty()) continue;
+    i = j;
     smallest = std::min(smallest, Total(best));
     if (Total(best) <= usable) {
       plan.batch = 1;
       plan.tiled = true;
       plan.tile = best_spec;
-      const int64_t per_axis = static_cast<int64_t>(TileOrigins(a.out_size, tile).size());
-      plan.tiles_per_face = per_axis * per_axis;
+      plan.tiles_per_face = net.TilesPerItem(best_spec, io);
       plan.lines = std::move(best);
       plan.total = Total(plan.lines);
       plan.passes = plan.faces;
@@ -261,7 +257,7 @@ Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& req) {
     }
   }
   return OutOfMemory("a memory budget of " + FormatBytes(plan.budget) + " (" + plan.budget_source +
-                         ") is too small for " + a.ToString() +
+                         ") is too small for " + net.Describe() +
                          ": the smallest configuration needs " +
                          FormatBytes(smallest + plan.margin) + " including a margin of " +
                          FormatBytes(plan.margin),
@@ -299,12 +295,12 @@ std::string RunPlan::Describe() const {
      << (precision == Precision::kFp16 ? "fp16" : "fp32") << ", batch " << batch;
   if (tiled) {
     os << ", tiled from " << tile.split_res << "x" << tile.split_res << ": " << tiles_per_face
-       << " tiles of " << tile.tile << "x" << tile.tile << " per face";
+       << " tiles of " << tile.tile << "x" << tile.tile << " per " << item_noun;
   } else {
     os << ", untiled";
   }
-  os << ", " << passes << " pass" << (passes == 1 ? "" : "es") << " for " << faces << " face"
-     << (faces == 1 ? "" : "s") << "\n";
+  os << ", " << passes << " pass" << (passes == 1 ? "" : "es") << " for " << faces << " "
+     << item_noun << (faces == 1 ? "" : "s") << "\n";
   for (const MemoryLine& l : lines) {
     os << "  " << l.what;
     if (l.what.size() < 44) os << std::string(44 - l.what.size(), ' ');

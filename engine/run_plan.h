@@ -17,9 +17,10 @@
 // stack; at least kCpuProcessEstimate. A run may also be capped by a limit of the process (the
 // address-space limit, ulimit -v): PlanRequest::limit.
 //
-// The choice: the largest face batch (up to the request, at most kMaxBatchCuda or
-// kMaxBatchCpu) whose planned total fits; if one face does not fit, exact staged
-// tiling at batch 1 with the fewest tiles that fit (graph/gpen_graph.h); otherwise an
+// The choice: the largest batch of items (faces, images; up to the request, at most
+// kMaxBatchCuda or kMaxBatchCpu) whose planned total fits; if one item does not fit, the
+// network's own tiling (Network::TileChoices; GPEN's exact staged tiling) at batch 1
+// with the fewest tiles that fit; otherwise an
 // error naming the smallest total any configuration needs. A larger budget never
 // chooses a smaller batch: every untiled batch that fits a budget fits a larger one,
 // and tiling is only chosen at batch 1.
@@ -30,8 +31,8 @@
 #include <vector>
 
 #include "backend.h"
-#include "graph/gpen_graph.h"
-#include "model/gpen_weights.h"
+#include "graph/graph_options.h"
+#include "net/network.h"
 
 namespace gpen {
 
@@ -54,7 +55,7 @@ inline constexpr double kReplanFraction = 0.7;
 struct PlanRequest {
   Device device = Device::kCpu;
   Precision precision = Precision::kFp32;
-  int64_t faces = 1;        // faces waiting to be restored
+  int64_t faces = 1;        // items (faces, images) waiting to be run
   int64_t budget = 0;       // bytes; 0 = measure (free VRAM, or available host memory)
   int64_t fixed_batch = 0;  // > 0: plan exactly this batch (enhance --batch N)
   // The budget was measured (free memory on a device this process already uses, as
@@ -85,8 +86,9 @@ struct RunPlan {
   int64_t batch = 1;
   bool tiled = false;
   TileSpec tile;
-  int64_t tiles_per_face = 1;
-  int64_t faces = 1;
+  int64_t tiles_per_face = 1;  // per item
+  int64_t faces = 1;           // items
+  std::string item_noun = "face";
   int64_t passes = 1;  // batches needed for all faces
   std::vector<MemoryLine> lines;
   int64_t total = 0;  // planned peak, the sum of the lines
@@ -104,15 +106,16 @@ struct RunPlan {
 
 // The planned lines of one configuration (batch, optional tiling); no allocation. On
 // the CPU, o.threads sizes the OpenBLAS and process lines (after the image buffers).
-std::vector<MemoryLine> PlanLines(const GpenWeights& w, const BackendOptions& o, Device d,
-                                  int64_t batch, const TileSpec* tile, bool count_context,
+std::vector<MemoryLine> PlanLines(const Network& net, const IoSpec& io, const BackendOptions& o,
+                                  Device d, int64_t batch, const TileSpec* tile, bool count_context,
                                   int64_t image_batches = 1, int64_t decode_bytes = 0);
 
 // The process line of a CPU plan without its threads: the larger of kCpuProcessEstimate
 // and what was resident when main() began plus kCpuProcessHeadroom.
 int64_t CpuProcessBytes();
 
-Result<RunPlan> ChooseRunPlan(const GpenWeights& w, const PlanRequest& request);
+// The plan for items of shape `io` (Network::Io).
+Result<RunPlan> ChooseRunPlan(const Network& net, const IoSpec& io, const PlanRequest& request);
 
 // The smallest budget whose margin leaves room for a plan of `total` bytes.
 int64_t SmallestBudgetFor(int64_t total);

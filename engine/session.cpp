@@ -1,4 +1,4 @@
-// GpenSession: graph lowering + backend creation + run.
+// Session: graph lowering + backend creation + run, for any network.
 #include "session.h"
 
 #include <chrono>
@@ -6,7 +6,6 @@
 #include "core/check.h"
 
 namespace gpen {
-
 
 Result<std::unique_ptr<Backend>> CreateBackend(Device d, const Graph& g, const WeightStore& w,
                                                const BackendOptions& o) {
@@ -23,36 +22,53 @@ Result<double> Backend::TimedRun() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-Result<std::unique_ptr<GpenSession>> GpenSession::Create(std::shared_ptr<const GpenWeights> weights,
-                                                         const GpenGraphOptions& graph_options,
-                                                         Device device,
-                                                         const BackendOptions& backend_options) {
-  auto s = std::unique_ptr<GpenSession>(new GpenSession());
-  s->weights_ = std::move(weights);
-  s->graph_ = BuildGpenGraph(*s->weights_, graph_options);
-  GPEN_ASSIGN_OR_RETURN(s->backend_, CreateBackend(device, s->graph_, s->weights_->store, backend_options));
+Result<std::unique_ptr<ItemRunner>> Network::CreateTiledRunner(const TileSpec&, const GraphOptions&,
+                                                               Device,
+                                                               const BackendOptions&) const {
+  return Unavailable(family() + " networks cannot run in tiles yet");
+}
+
+GraphOptions Network::OptionsFor(const IoSpec& io, int64_t batch, uint64_t seed) const {
+  GraphOptions o;
+  o.batch = batch;
+  o.in_h = io.in_h;
+  o.in_w = io.in_w;
+  o.noise_seed = seed;
+  return o;
+}
+
+Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Network> network,
+                                                 const GraphOptions& graph_options, Device device,
+                                                 const BackendOptions& backend_options) {
+  auto s = std::unique_ptr<Session>(new Session());
+  s->network_ = std::move(network);
+  s->graph_ = s->network_->BuildGraph(graph_options);
+  GPEN_ASSIGN_OR_RETURN(s->backend_,
+                        CreateBackend(device, s->graph_, s->network_->store(), backend_options));
+  const Graph& g = s->backend_->graph();
+  s->input_ = g.input();
+  s->image_ = g.FindOutput("image");
+  GPEN_CHECK(s->input_ >= 0 && s->image_ >= 0);
   return s;
 }
 
-Status GpenSession::SetInput(const float* in) {
+Status Session::SetInput(const float* in) {
   const Graph& g = backend_->graph();
-  return backend_->SetInput(in, g.tensor(g.input()).shape.numel());
+  return backend_->SetTensor(input_, in, g.tensor(input_).shape.numel());
 }
 
-Status GpenSession::ReadImage(float* out) {
+Status Session::ReadImage(float* out) {
   const Graph& g = backend_->graph();
-  const int img = g.FindOutput("image");
-  GPEN_CHECK(img >= 0);
-  return backend_->ReadOutput(img, out, g.tensor(img).shape.numel());
+  return backend_->ReadOutput(image_, out, g.tensor(image_).shape.numel());
 }
 
-Status GpenSession::Run(const float* in, float* out) {
+Status Session::Run(const float* in, float* out) {
   GPEN_TRY(SetInput(in));
   GPEN_TRY(backend_->Run());
   return ReadImage(out);
 }
 
-Status GpenSession::ReadOutput(const std::string& name, std::vector<float>* out, Shape* shape) {
+Status Session::ReadOutput(const std::string& name, std::vector<float>* out, Shape* shape) {
   const Graph& g = backend_->graph();
   const int t = g.FindOutput(name);
   if (t < 0) return InvalidArgument("graph has no output named '" + name + "'");

@@ -11,9 +11,8 @@ __global__ void BiasActKernel(BiasActParams p) {
   TY* y = static_cast<TY*>(p.y);
   const int64_t total = p.n * p.c * p.hw;
   GPEN_GRID_STRIDE(i, total) {
-    const int64_t ch = (i / p.hw) % p.c;
-    const float v = Load(x, i) + p.bias[ch] * p.bias_scale;
-    Store(y, i, p.act ? LeakyReluSqrt2(v) : v);
+    const float v = p.bias ? Load(x, i) + p.bias[(i / p.hw) % p.c] * p.bias_scale : Load(x, i);
+    Store(y, i, p.act.Apply(v));
   }
 }
 

@@ -1,8 +1,8 @@
 // Shared by every kernel: CUDA_CHECK, the launch helper, shared-memory declarations,
-// the storage type tag, and float/half loads and stores. Stores to half saturate at
-// +-65504 instead of overflowing to inf, so an out-of-range activation degrades
-// gracefully instead of turning the image black; NaN stays NaN, so that the
-// finiteness checks downstream still see it.
+// the storage type tag, float/half loads and stores, and the activation (Activation,
+// graph/activation.h). Stores to half saturate at +-65504 instead of overflowing to inf, so
+// an out-of-range activation degrades gracefully instead of turning the image black; NaN
+// stays NaN, so that the finiteness checks downstream still see it.
 //
 // Every kernel launches through Launch() and declares shared memory through
 // GPEN_SHARED / GPEN_DYNAMIC_SHARED, never with <<<>>> or __shared__ directly: under
@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "core/check.h"
+#include "graph/activation.h"
 
 // Driver/runtime errors are programmer errors here (bad launch, bad pointer); user
 // errors such as out-of-memory are checked explicitly by the backend and returned.
@@ -80,9 +81,9 @@ __device__ __forceinline__ void Store(__half* p, int64_t i, float v) {
   p[i] = __float2half_rn(v > 65504.f ? 65504.f : (v < -65504.f ? -65504.f : v));
 }
 
-__device__ __forceinline__ float LeakyReluSqrt2(float v) {
-  return (v >= 0.f ? v : 0.2f * v) * 1.41421356237309504880f;
-}
+// Activations: graph/activation.h's Activation, passed by value in a kernel's params
+// struct and applied with Activation::Apply, the same definition the CPU ops use.
+using gpen::Activation;
 
 // Grid-stride loop: the tail guard for any element count.
 #define GPEN_GRID_STRIDE(i, n)                                                           \

@@ -29,8 +29,8 @@ __global__ void DemodNoiseActKernel(DemodNoiseActParams p) {
     } else {
       v = p.noise_weight * noise();
     }
-    v += p.bias[ch] * p.bias_scale;
-    Store(out, i, p.act ? LeakyReluSqrt2(v) : v);
+    if (p.bias) v += p.bias[ch] * p.bias_scale;
+    Store(out, i, p.act.Apply(v));
   }
 }
 

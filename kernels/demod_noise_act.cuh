@@ -1,5 +1,6 @@
 // The StyledConv epilogue in one pass: demodulate the convolution output, concatenate
-// the (weighted) encoder feature as extra channels, add the bias, leaky ReLU x sqrt(2).
+// the (weighted) encoder feature as extra channels, add the bias, the activation (GPEN:
+// leaky ReLU x sqrt(2)).
 // Replaces ScaleChannels -> NoiseConcat -> BiasAct (upstream StyledConv.forward after
 // the convolution); tested against that chain of CPU ops.
 #pragma once
@@ -24,9 +25,9 @@ struct DemodNoiseActParams {
   int div;
   float noise_weight;
   bool concat;        // isconcat: output (N, 2C, HW); else y + w * noise, (N, C, HW)
-  const float* bias;  // (2C) or (C)
+  const float* bias;  // (2C) or (C), or null: no bias
   float bias_scale;
-  bool act;
+  Activation act;
   void* out;
   StorageType type;
   int64_t n, c, hw;

@@ -41,11 +41,15 @@ bool IsDir(const std::string& path) {
 }
 }  // namespace
 
-std::string GpenFixtureDir(const std::string& set) {
+std::string FixtureDir(const std::string& kind, const std::string& set) {
   for (const std::string& d :
-       {TestDataDir() + "/gpen/" + set, SharedDir() + "/fixtures/gpen/" + set})
+       {TestDataDir() + "/" + kind + "/" + set, SharedDir() + "/fixtures/" + kind + "/" + set})
     if (IsDir(d)) return d;
   return {};
+}
+
+std::string GpenFixtureDir(const std::string& set) {
+  return FixtureDir("gpen", set);
 }
 
 bool SkipUnlessGpenFixture(const std::string& set, std::string* dir) {

@@ -32,6 +32,9 @@ std::string GpenFixtureDir(const std::string& set);
 //   std::string dir;
 //   if (!SkipUnlessGpenFixture("s128", &dir)) return;
 bool SkipUnlessGpenFixture(const std::string& set, std::string* dir);
+// A set of any kind ("rrdb", "align", ...): TestDataDir()/<kind>/<set>, else
+// SharedDir()/fixtures/<kind>/<set>, else "".
+std::string FixtureDir(const std::string& kind, const std::string& set);
 // A file under SharedDir() (e.g. "images/solvay_conference_1927.png"): its path when
 // present, else "" after the same kind of skip MESSAGE.
 std::string SharedFileOrSkip(const std::string& relative);

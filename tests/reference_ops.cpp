@@ -20,7 +20,8 @@ Vec Conv2d(const Vec& x, int64_t n, int64_t c, int64_t h, int64_t w, const Vec& 
               for (int64_t kx = 0; kx < k; ++kx) {
                 const int64_t iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
                 if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                acc += x[((b * c + ic) * h + iy) * w + ix] * wt[((oc * c + ic) * k + ky) * k + kx] * scale;
+                acc += x[((b * c + ic) * h + iy) * w + ix] * wt[((oc * c + ic) * k + ky) * k + kx] *
+                       scale;
               }
           y[((b * o + oc) * *ho + oy) * *wo + ox] = acc;
         }
@@ -39,7 +40,8 @@ Vec ConvTranspose2d(const Vec& x, int64_t n, int64_t c, int64_t h, int64_t w, co
             for (int64_t ky = 0; ky < k; ++ky)
               for (int64_t kx = 0; kx < k; ++kx)
                 y[((b * o + oc) * ho + 2 * iy + ky) * wo + 2 * ix + kx] +=
-                    x[((b * c + ic) * h + iy) * w + ix] * wt[((oc * c + ic) * k + ky) * k + kx] * scale;
+                    x[((b * c + ic) * h + iy) * w + ix] * wt[((oc * c + ic) * k + ky) * k + kx] *
+                    scale;
   return y;
 }
 
@@ -66,7 +68,8 @@ Vec Upfirdn2d(const Vec& x, int64_t planes, int64_t h, int64_t w, const Vec& ker
         double acc = 0;
         for (int64_t a = 0; a < kh; ++a)
           for (int64_t b = 0; b < kw; ++b)  // F.conv2d with the flipped kernel
-            acc += padded[(oy * down + a) * pw + ox * down + b] * kernel[(kh - 1 - a) * kw + (kw - 1 - b)];
+            acc += padded[(oy * down + a) * pw + ox * down + b] *
+                   kernel[(kh - 1 - a) * kw + (kw - 1 - b)];
         y[(p * *ho + oy) * *wo + ox] = acc;
       }
   }
@@ -142,6 +145,58 @@ Vec PixelNorm(const Vec& x, int64_t n, int64_t c) {
     const double r = 1.0 / std::sqrt(ss / c + 1e-8);
     for (int64_t i = 0; i < c; ++i) y[b * c + i] = x[b * c + i] * r;
   }
+  return y;
+}
+
+Vec BiasLeakyRelu(const Vec& x, int64_t n, int64_t c, int64_t hw, const Vec& bias, double slope,
+                  double gain) {
+  Vec y(x.size());
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < hw; ++i) {
+        const double v = x[(b * c + ch) * hw + i] + (bias.empty() ? 0.0 : bias[ch]);
+        y[(b * c + ch) * hw + i] = gain * (v >= 0 ? v : slope * v);
+      }
+  return y;
+}
+
+Vec Concat(const std::vector<Vec>& xs, const std::vector<int64_t>& channels, int64_t n,
+           int64_t hw) {
+  Vec y;
+  for (int64_t b = 0; b < n; ++b)
+    for (size_t i = 0; i < xs.size(); ++i)
+      for (int64_t ch = 0; ch < channels[i]; ++ch)
+        for (int64_t p = 0; p < hw; ++p) y.push_back(xs[i][(b * channels[i] + ch) * hw + p]);
+  return y;
+}
+
+Vec UpsampleNearest(const Vec& x, int64_t planes, int64_t h, int64_t w, int f) {
+  const int64_t ho = h * f, wo = w * f;
+  Vec y(static_cast<size_t>(planes * ho * wo));
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t r = 0; r < ho; ++r)
+      for (int64_t c = 0; c < wo; ++c) {
+        const auto sr = static_cast<int64_t>(std::floor(double(r) * h / ho));
+        const auto sc = static_cast<int64_t>(std::floor(double(c) * w / wo));
+        y[(p * ho + r) * wo + c] = x[(p * h + sr) * w + sc];
+      }
+  return y;
+}
+
+Vec PixelUnshuffle(const Vec& x, int64_t n, int64_t c, int64_t h, int64_t w, int f) {
+  const int64_t hh = h / f, hw = w / f;
+  // view (b, c, hh, f, hw, f): element [b][ch][y][i][x][j] is x[b, ch, y * f + i, x * f + j].
+  auto at = [&](int64_t b, int64_t ch, int64_t y, int64_t i, int64_t xx, int64_t j) {
+    return x[((b * c + ch) * h + y * f + i) * w + xx * f + j];
+  };
+  // permute(0, 1, 3, 5, 2, 4): dims (b, c, i, j, y, x), then reshape merges (c, i, j).
+  Vec y;
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < f; ++i)
+        for (int64_t j = 0; j < f; ++j)
+          for (int64_t yy = 0; yy < hh; ++yy)
+            for (int64_t xx = 0; xx < hw; ++xx) y.push_back(at(b, ch, yy, i, xx, j));
   return y;
 }
 

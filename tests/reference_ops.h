@@ -43,4 +43,19 @@ Vec EqualLinear(const Vec& x, int64_t n, int64_t in, const Vec& w, int64_t out, 
 // PixelNorm.forward.
 Vec PixelNorm(const Vec& x, int64_t n, int64_t c);
 
+// gain * F.leaky_relu(x + bias, slope) (nn.LeakyReLU; slope 0 is F.relu), per channel bias;
+// empty bias: none.
+Vec BiasLeakyRelu(const Vec& x, int64_t n, int64_t c, int64_t hw, const Vec& bias, double slope,
+                  double gain);
+
+// torch.cat(xs, dim=1) of (N, C_i, HW) tensors.
+Vec Concat(const std::vector<Vec>& xs, const std::vector<int64_t>& channels, int64_t n, int64_t hw);
+
+// F.interpolate(x, scale_factor=f, mode='nearest'): source index floor(dst * in / out).
+Vec UpsampleNearest(const Vec& x, int64_t planes, int64_t h, int64_t w, int f);
+
+// basicsr rrdbnet_arch.py pixel_unshuffle, literally: x.view(b, c, hh, f, hw, f)
+// .permute(0, 1, 3, 5, 2, 4).reshape(b, c * f * f, hh, hw); x (N, C, H, W).
+Vec PixelUnshuffle(const Vec& x, int64_t n, int64_t c, int64_t h, int64_t w, int f);
+
 }  // namespace gpen::test::ref

@@ -47,7 +47,7 @@ constexpr Cls kF32 = TensorClass::kAlwaysFp32;
 constexpr int64_t kH = 13, kW = 17;  // odd spatial sizes, H != W
 constexpr int64_t kSd = 19;          // style dimension (latent width)
 // Tiled windows: "tile_origin" holds (12, 20) top-resolution pixels and the tensors live at
-// a quarter of the top resolution, so the runtime origin adds (3, 5) to (win_y0, win_x0).
+// a quarter of the top resolution, so the runtime origin adds (3, 5) to WindowAttr (y0, x0).
 constexpr int kWinDiv = 4;
 const std::vector<float> kOrigin = {12.f, 20.f};
 
@@ -84,18 +84,18 @@ int Out(Graph& g, const Node& n, Shape s, Cls cls = kAct) {
 }
 
 // Untiled window (SetWindow in gpen_graph.cpp): the tensor is the whole image.
-void Whole(Node* n, const Shape& s) {
-  n->full_h = s.h();
-  n->full_w = s.w();
+void Whole(WindowAttr* w, const Shape& s) {
+  w->full_h = s.h();
+  w->full_w = s.w();
 }
 
-// Tiled window: origin / kWinDiv + (y0, x0) inside a (fh, fw) image; origin is the last input.
-void Tiled(Node* n, int origin, int64_t y0, int64_t x0, int64_t fh, int64_t fw) {
-  n->win_div = kWinDiv;
-  n->win_y0 = y0;
-  n->win_x0 = x0;
-  n->full_h = fh;
-  n->full_w = fw;
+// Tiled window: origin / kWinDiv + (y0, x0) inside a (fh, fw) image; origin is n's last input.
+void Tiled(Node* n, WindowAttr* w, int origin, int64_t y0, int64_t x0, int64_t fh, int64_t fw) {
+  w->div = kWinDiv;
+  w->y0 = y0;
+  w->x0 = x0;
+  w->full_h = fh;
+  w->full_w = fw;
   n->in.push_back(origin);
 }
 
@@ -119,8 +119,7 @@ Graph Conv(Binder& b, int64_t n, Shape w, int stride, int pad) {
   Node c = Op(OpKind::kConv2d, {x});
   c.weight = b.Bind("conv.weight", w);
   c.scale = EqualScale(cin * k * k);
-  c.stride = stride;
-  c.pad = pad;
+  c.attr = ConvAttr{stride, pad};
   const int64_t ho = (kH + 2 * pad - k) / stride + 1, wo = (kW + 2 * pad - k) / stride + 1;
   Out(g, c, {n, cout, ho, wo});  // (N, Cout, Ho, Wo)
   return g;
@@ -145,7 +144,6 @@ Graph ConvTranspose(Binder& b, int64_t n) {
   Node c = Op(OpKind::kConvTranspose2d, {x});
   c.weight = b.Bind("conv.weight", {1, 5, 7, 3, 3});  // (1, Cout, Cin, k, k)
   c.scale = EqualScale(7 * 3 * 3);
-  c.stride = 2;
   Out(g, c, {n, 5, 2 * kH + 1, 2 * kW + 1});  // (N, Cout, 2H + k - 2, 2W + k - 2)
   return g;
 }
@@ -158,10 +156,7 @@ Graph Fir(Binder& b, int64_t n, int64_t c, Cls cls, int64_t kh, int64_t kw, int 
   const int x = In(g, {n, c, kH, kW}, "x", cls);  // (N, C, H, W)
   Node u = Op(OpKind::kUpfirdn2d, {x});
   u.weight = b.Bind("fir.kernel", {kh, kw});
-  u.up = up;
-  u.down = down;
-  u.pad0 = pad0;
-  u.pad1 = pad1;
+  u.attr = UpfirdnAttr{up, down, pad0, pad1};
   const int64_t ho = (kH * up + pad0 + pad1 - kh) / down + 1;
   const int64_t wo = (kW * up + pad0 + pad1 - kw) / down + 1;
   Out(g, u, {n, c, ho, wo}, cls);  // (N, C, Ho, Wo)
@@ -187,39 +182,55 @@ Graph FirNonSquare(Binder& b, int64_t n) {
   return Fir(b, n, 5, kAct, 3, 5, 1, 1, 1, 2);
 }
 
-Graph BiasAct(Binder& b, int64_t n, Shape bias, int64_t c, Cls cls, float bias_scale, bool act) {
+// An empty bias shape: no bias, the activation alone.
+Graph BiasAct(Binder& b, int64_t n, Shape bias, int64_t c, Cls cls, float bias_scale,
+              Activation act) {
   Graph g;
   const int x = In(g, {n, c, kH, kW}, "x", cls);  // (N, C, H, W)
   Node a = Op(OpKind::kBiasAct, {x});
-  a.bias = b.Bind("bias", bias, Init::kBias);
+  if (bias.rank() > 0) a.bias = b.Bind("bias", bias, Init::kBias);
   a.bias_scale = bias_scale;
   a.act = act;
-  a.inplace = true;
   Out(g, a, {n, c, kH, kW}, cls);
   return g;
 }
 // FusedLeakyReLU of the encoder and StyledConv.
 Graph BiasActLrelu(Binder& b, int64_t n) {
-  return BiasAct(b, n, {7}, 7, kAct, 1.f, true);
+  return BiasAct(b, n, {7}, 7, kAct, 1.f, Activation::GpenLeakyRelu());
 }
 // ToRGB's bias on its fp32 output, bias shaped (1, 3, 1, 1).
 Graph BiasActToRgb(Binder& b, int64_t n) {
-  return BiasAct(b, n, {1, 3, 1, 1}, 3, kF32, 1.f, false);
+  return BiasAct(b, n, {1, 3, 1, 1}, 3, kF32, 1.f, Activation::None());
 }
 // An lr_mul on the bias: not emitted for BiasAct by the lowering, a parameter all the same.
 Graph BiasActLrMul(Binder& b, int64_t n) {
-  return BiasAct(b, n, {7}, 7, kAct, 0.25f, true);
+  return BiasAct(b, n, {7}, 7, kAct, 0.25f, Activation::GpenLeakyRelu());
+}
+// RRDBNet's conv bias + nn.LeakyReLU(negative_slope=0.2): no gain.
+Graph BiasActLeaky(Binder& b, int64_t n) {
+  return BiasAct(b, n, {7}, 7, kAct, 1.f, Activation::LeakyRelu(0.2f));
+}
+// ReLU (RetinaFace) and LeakyReLU(0.1).
+Graph BiasActRelu(Binder& b, int64_t n) {
+  return BiasAct(b, n, {7}, 7, kAct, 1.f, Activation::Relu());
+}
+Graph BiasActLeaky01(Binder& b, int64_t n) {
+  return BiasAct(b, n, {5}, 5, kAct, 1.f, Activation::LeakyRelu(0.1f));
+}
+// No bias: an activation alone (after a bias-free convolution).
+Graph BiasActNoBias(Binder& b, int64_t n) {
+  return BiasAct(b, n, {}, 7, kAct, 1.f, Activation::LeakyRelu(0.2f));
 }
 
 // EqualLinear (kLinear or kModStyle) from x to (N, m); weight (m, K), K = x per sample.
 Node Linear(Binder& b, OpKind kind, int x, int64_t k, int64_t m, float lr_mul, bool act,
-            Init bias_init, const std::string& name) {
+            Init bias_init, const std::string& name) {  // act: GPEN's fused leaky ReLU
   Node l = Op(kind, {x});
   l.weight = b.Bind(name + ".weight", {m, k});
   l.bias = b.Bind(name + ".bias", {m}, bias_init);
   l.scale = EqualScale(k) * lr_mul;
   l.bias_scale = lr_mul;
-  l.act = act;
+  l.act = act ? Activation::GpenLeakyRelu() : Activation::None();
   return l;
 }
 
@@ -284,7 +295,6 @@ Graph ScaleChannels(Binder&, int64_t n) {
   const int x = In(g, {n, 7, kH, kW}, "x");    // (N, C, H, W)
   const int s = In(g, {n, 7}, "style", kF32);  // (N, C)
   Node m = Op(OpKind::kScaleChannels, {x, s});
-  m.inplace = true;
   Out(g, m, {n, 7, kH, kW});
   return g;
 }
@@ -297,16 +307,17 @@ Graph Noise(Binder& b, int64_t n, bool feat, bool concat, bool tiled) {
   const Shape xs{n, 5, kH, kW};
   Node z = Op(OpKind::kNoiseConcat, {In(g, xs, "x")});
   if (feat) z.in.push_back(In(g, xs, "feat"));  // (N, C, H, W)
-  z.has_feat = feat;
-  z.seed = feat ? 0 : 0x5eed1234abcdull;
+  NoiseAttr na;
+  na.has_feat = feat;
+  na.seed = feat ? 0 : 0x5eed1234abcdull;
   z.weight = b.Bind("noise.weight", {1}, Init::kNoiseWeight);
-  z.concat = concat;
-  z.inplace = !concat;
+  na.concat = concat;
   if (tiled) {
-    Tiled(&z, Origin(g), 1, 2, 21, 29);  // rows 4..16 of 21, columns 7..23 of 29
+    Tiled(&z, &na.window, Origin(g), 1, 2, 21, 29);  // rows 4..16 of 21, columns 7..23 of 29
   } else {
-    Whole(&z, xs);
+    Whole(&na.window, xs);
   }
+  z.attr = na;
   Out(g, z, {n, concat ? 10 : 5, kH, kW});  // (N, 2C or C, H, W)
   return g;
 }
@@ -328,9 +339,68 @@ Graph Add(Binder&, int64_t n) {
   Graph g;
   const Shape s{n, 3, kH, kW};  // (N, 3, H, W)
   Node a = Op(OpKind::kAdd, {In(g, s, "rgb", kF32), In(g, s, "skip", kF32)});
-  a.inplace = true;
+  a.attr = AddAttr{};
   Out(g, a, s, kF32);
   return g;
+}
+// RRDB's scaled residual `x5 * 0.2 + x` on activations (fp16 in fp16 mode).
+Graph AddScaled(Binder&, int64_t n) {
+  Graph g;
+  const Shape s{n, 7, kH, kW};  // (N, C, H, W)
+  Node a = Op(OpKind::kAdd, {In(g, s, "x5"), In(g, s, "x")});
+  a.attr = AddAttr{0.2f, 1.f};
+  Out(g, a, s);
+  return g;
+}
+
+// torch.cat((x, x1, x2), 1) as RRDBNet's dense block does, channels 5, 3 and 7; and the
+// whole dense block's five inputs, the longest list it uses.
+Graph Concat(Binder&, int64_t n, std::vector<int64_t> channels) {
+  Graph g;
+  Node c = Op(OpKind::kConcat, {});
+  int64_t total = 0;
+  for (size_t i = 0; i < channels.size(); ++i) {
+    c.in.push_back(In(g, {n, channels[i], kH, kW}, "x" + std::to_string(i)));  // (N, C_i, H, W)
+    total += channels[i];
+  }
+  Out(g, c, {n, total, kH, kW});
+  return g;
+}
+Graph Concat3(Binder& b, int64_t n) {
+  return Concat(b, n, {5, 3, 7});
+}
+Graph Concat5(Binder& b, int64_t n) {
+  return Concat(b, n, {7, 2, 2, 2, 3});
+}
+
+// F.interpolate(x, scale_factor=2, mode='nearest') as RRDBNet upsamples, and factor 3.
+Graph Nearest(Binder&, int64_t n, int f) {
+  Graph g;
+  Node u = Op(OpKind::kUpsampleNearest, {In(g, {n, 5, kH, kW}, "x")});  // (N, C, H, W)
+  u.attr = ResampleAttr{f};
+  Out(g, u, {n, 5, kH * f, kW * f});
+  return g;
+}
+Graph Nearest2(Binder& b, int64_t n) {
+  return Nearest(b, n, 2);
+}
+Graph Nearest3(Binder& b, int64_t n) {
+  return Nearest(b, n, 3);
+}
+
+// pixel_unshuffle(x, f): RRDBNet's input at scale 2 (f 2) and 1 (f 4); odd output sizes.
+Graph Unshuffle(Binder&, int64_t n, int f) {
+  Graph g;
+  Node u = Op(OpKind::kPixelUnshuffle, {In(g, {n, 3, kH * f, kW * f}, "x")});
+  u.attr = ResampleAttr{f};
+  Out(g, u, {n, 3 * f * f, kH, kW});  // (N, C f^2, H, W)
+  return g;
+}
+Graph Unshuffle2(Binder& b, int64_t n) {
+  return Unshuffle(b, n, 2);
+}
+Graph Unshuffle4(Binder& b, int64_t n) {
+  return Unshuffle(b, n, 4);
 }
 
 // ToRGB's fused modulated 1x1 convolution: x (N, Cin, H, W) activation, s (N, Cin) fp32,
@@ -351,17 +421,19 @@ Graph DemodNoiseAct(Binder& b, int64_t n, bool feat, bool concat, bool tiled) {
   const Shape ys{n, 5, kH, kW};
   Node e = Op(OpKind::kDemodNoiseAct, {In(g, ys, "y"), In(g, {n, 5}, "demod", kF32)});
   if (feat) e.in.push_back(In(g, ys, "feat"));
-  e.has_feat = feat;
-  e.seed = feat ? 0 : 0xfeedbeef77ull;
+  NoiseAttr na;
+  na.has_feat = feat;
+  na.seed = feat ? 0 : 0xfeedbeef77ull;
   e.weight = b.Bind("noise.weight", {1}, Init::kNoiseWeight);
   e.bias = b.Bind("activate.bias", {concat ? 10 : 5}, Init::kBias);
-  e.act = true;
-  e.concat = concat;
+  e.act = Activation::GpenLeakyRelu();
+  na.concat = concat;
   if (tiled) {
-    Tiled(&e, Origin(g), 1, 2, 21, 29);
+    Tiled(&e, &na.window, Origin(g), 1, 2, 21, 29);
   } else {
-    Whole(&e, ys);
+    Whole(&na.window, ys);
   }
+  e.attr = na;
   Out(g, e, {n, concat ? 10 : 5, kH, kW});
   return g;
 }
@@ -380,8 +452,7 @@ Graph DnaSeededAddTiled(Binder& b, int64_t n) {
 Graph Crop(Binder&, int64_t n, int64_t c, Cls cls, int y0, int x0, int64_t ho, int64_t wo) {
   Graph g;
   Node k = Op(OpKind::kCrop, {In(g, {n, c, kH, kW}, "x", cls)});  // (N, C, H, W)
-  k.pad0 = y0;
-  k.padx0 = x0;
+  k.attr = CropAttr{y0, x0};
   Out(g, k, {n, c, ho, wo}, cls);  // (N, C, Ho, Wo)
   return g;
 }
@@ -400,8 +471,9 @@ Graph Mask(Binder&, int64_t n, int64_t c, Cls cls) {
   const Shape s{n, c, kH, kW};  // (N, C, H, W)
   const int x = In(g, s, "x", cls), origin = Origin(g);
   Node m = Op(OpKind::kMaskWindow, {x, origin});
-  m.inplace = true;
-  Tiled(&m, origin, -5, -7, 9, 12);
+  WindowAttr w;
+  Tiled(&m, &w, origin, -5, -7, 9, 12);
+  m.attr = w;
   Out(g, m, s, cls);
   return g;
 }
@@ -433,21 +505,20 @@ Graph StyledConvChain(Binder& b, int64_t n) {
   d.scale = scale;
   const int demod = g.AddNode(d, {n, 5}, kF32);
   Node m = Op(OpKind::kScaleChannels, {x, s});
-  m.inplace = true;
   Node c = Op(OpKind::kConv2d, {g.AddNode(m, {n, 7, kH, kW})});
   c.weight = w;
   c.scale = scale;
-  c.pad = 1;
+  c.attr = ConvAttr{1, 1};
   Node dm = Op(OpKind::kScaleChannels, {g.AddNode(c, {n, 5, kH, kW}), demod});
-  dm.inplace = true;
   Node z = Op(OpKind::kNoiseConcat, {g.AddNode(dm, {n, 5, kH, kW}), feat});
-  z.has_feat = true;
+  NoiseAttr na;
+  na.has_feat = true;
   z.weight = b.Bind("noise.weight", {1}, Init::kNoiseWeight);
-  Whole(&z, {n, 5, kH, kW});
+  Whole(&na.window, {n, 5, kH, kW});
+  z.attr = na;
   Node a = Op(OpKind::kBiasAct, {g.AddNode(z, {n, 10, kH, kW})});
   a.bias = b.Bind("activate.bias", {10}, Init::kBias);
-  a.act = true;
-  a.inplace = true;
+  a.act = Activation::GpenLeakyRelu();
   Out(g, a, {n, 10, kH, kW});  // (N, 2 Cout, H, W)
   return g;
 }
@@ -461,25 +532,22 @@ Graph ToRgbChain(Binder& b, int64_t n) {
   const int skip = In(g, {n, 3, 7, 9}, "skip", kF32);  // (N, 3, H / 2 + 1, W / 2 + 1)
   const Node ms = Linear(b, OpKind::kModStyle, lat, kSd, 7, 1.f, false, Init::kModBias, "mod");
   Node m = Op(OpKind::kScaleChannels, {x, g.AddNode(ms, {n, 7}, kF32)});
-  m.inplace = true;
   Node c = Op(OpKind::kConv2d, {g.AddNode(m, {n, 7, kH, kW})});
   c.weight = b.Bind("conv.weight", {1, 3, 7, 1, 1});
   c.scale = EqualScale(7);
+  c.attr = ConvAttr{};
   Node a = Op(OpKind::kBiasAct, {g.AddNode(c, {n, 3, kH, kW}, kF32)});
   a.bias = b.Bind("bias", {1, 3, 1, 1}, Init::kBias);
-  a.inplace = true;
   const int rgb = g.AddNode(a, {n, 3, kH, kW}, kF32);
   Node u = Op(OpKind::kUpfirdn2d, {skip});
   u.weight = b.Bind("upsample.kernel", {4, 4});
-  u.up = 2;
-  u.pad0 = 2;
-  u.pad1 = 1;
+  u.attr = UpfirdnAttr{2, 1, 2, 1};
   const int up = g.AddNode(u, {n, 3, 14, 18}, kF32);  // (N, 3, 2 h, 2 w)
   Node k = Op(OpKind::kCrop, {up});  // the lowering crops the skip to the window needed
-  k.pad0 = k.padx0 = 1;
+  k.attr = CropAttr{1, 1};
   const int cropped = g.AddNode(k, {n, 3, kH, kW}, kF32);
   Node s = Op(OpKind::kAdd, {rgb, cropped});
-  s.inplace = true;
+  s.attr = AddAttr{};
   Out(g, s, {n, 3, kH, kW}, kF32);
   return g;
 }
@@ -504,6 +572,10 @@ const Row kRows[] = {
     {"bias_act act", BiasActLrelu},
     {"bias_act no act, fp32 ToRGB bias", BiasActToRgb},
     {"bias_act act, bias_scale 0.25", BiasActLrMul},
+    {"bias_act LeakyReLU(0.2) gain 1 (RRDBNet)", BiasActLeaky},
+    {"bias_act ReLU", BiasActRelu},
+    {"bias_act LeakyReLU(0.1)", BiasActLeaky01},
+    {"bias_act no bias, LeakyReLU(0.2)", BiasActNoBias},
     {"linear mapping, lr_mul 0.01, act", LinearMapping},
     {"linear final_linear from (N, C, 4, 4) activation, act", LinearFinal},
     {"linear no act", LinearNoAct},
@@ -516,6 +588,13 @@ const Row kRows[] = {
     {"noise_concat seeded, add", NoiseSeededAdd},
     {"noise_concat seeded, concat, tiled window", NoiseSeededTiled},
     {"add", Add},
+    {"add alpha 0.2 beta 1, activations (RRDB residual)", AddScaled},
+    {"concat of 3 (C 5, 3, 7)", Concat3},
+    {"concat of 5 (dense block)", Concat5},
+    {"upsample_nearest x2", Nearest2},
+    {"upsample_nearest x3", Nearest3},
+    {"pixel_unshuffle 2", Unshuffle2},
+    {"pixel_unshuffle 4", Unshuffle4},
     {"mod_conv1x1", ModConv1x1},
     {"demod_noise_act feat, concat", DnaFeatConcat},
     {"demod_noise_act seeded, concat", DnaSeededConcat},

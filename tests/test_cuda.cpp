@@ -25,6 +25,7 @@
 #include "cast.cuh"
 #include "col2im.cuh"
 #include "compare.h"
+#include "concat.cuh"
 #include "const_input.cuh"
 #include "core/half.h"
 #include "cpu/ops.h"
@@ -36,14 +37,17 @@
 #include "image/image.h"
 #include "mask_window.cuh"
 #include "mod_conv1x1.cuh"
+#include "net/gpen_net.h"
+#include "net/gpen_tiled.h"
 #include "noise_concat.cuh"
 #include "npy.h"
 #include "pixel_norm.cuh"
+#include "pixel_unshuffle.cuh"
 #include "scale_channels.cuh"
 #include "session.h"
 #include "style_scatter.cuh"
-#include "tiled.h"
 #include "upfirdn2d.cuh"
+#include "upsample_nearest.cuh"
 
 using namespace gpen;
 using namespace gpen::test;
@@ -172,10 +176,22 @@ TEST_CASE("gpu op bias_act, scale_channels, add, const_input, cast, pixel_norm")
     const auto x = Rounded(Random(n * c * hw, 3, -2.f, 2.f), t);
     const auto b = Random(c, 4);
     std::vector<float> want(x.size());
-    cpu::BiasAct(x.data(), s, b.data(), 0.5f, true, want.data());
     Dev dx(x, t), dy(x.size(), t), db(b, StorageType::kF32);
-    kernels::LaunchBiasAct({dx.get(), dy.get(), t, t, db.f(), 0.5f, true, n, c, hw}, nullptr);
-    Expect("bias_act", t, dy.Download(), s, want);
+    // GPEN's fused leaky ReLU, RRDBNet's LeakyReLU(0.2), ReLU, LeakyReLU(0.1), none; with
+    // and without a bias.
+    const Activation acts[] = {Activation::GpenLeakyRelu(), Activation::LeakyRelu(0.2f),
+                               Activation::Relu(), Activation::LeakyRelu(0.1f), Activation::None()};
+    for (const Activation& act : acts) {
+      for (bool with_bias : {true, false}) {
+        const float* hb = with_bias ? b.data() : nullptr;
+        cpu::BiasAct(x.data(), s, hb, 0.5f, act, want.data());
+        kernels::LaunchBiasAct(
+            {dx.get(), dy.get(), t, t, with_bias ? db.f() : nullptr, 0.5f, act, n, c, hw}, nullptr);
+        Expect("bias_act kind " + std::to_string(static_cast<int>(act.kind)) + " slope " +
+                   std::to_string(act.slope) + (with_bias ? "" : " no bias"),
+               t, dy.Download(), s, want);
+      }
+    }
 
     const auto sc = Random(n * c, 5, 0.1f, 3.f);
     cpu::ScaleChannels(x.data(), s, sc.data(), want.data());
@@ -194,13 +210,19 @@ TEST_CASE("gpu op bias_act, scale_channels, add, const_input, cast, pixel_norm")
     kernels::LaunchCast({dx.get(), t, df.get(), StorageType::kF32, static_cast<int64_t>(x.size())},
                         nullptr);
     Expect("cast", t, df.Download(), s, x);
+
+    // The ToRGB skip sum (a + b) and RRDB's scaled residual (0.2 a + b), 1001 elements.
+    const auto a = Rounded(Random(1001, 7), t), b2 = Rounded(Random(1001, 8), t);
+    for (float alpha : {1.f, 0.2f}) {
+      std::vector<float> sum(a.size());
+      cpu::Add(a.data(), b2.data(), 1001, alpha, 1.f, sum.data());
+      Dev da(a, t), db2(b2, t), dsum(a.size(), t);
+      kernels::LaunchAdd({da.get(), db2.get(), dsum.get(), t, alpha, 1.f, 1001}, nullptr);
+      Expect("add alpha " + std::to_string(alpha), t, dsum.Download(), {1001}, sum);
+      kernels::LaunchAdd({da.get(), db2.get(), da.get(), t, alpha, 1.f, 1001}, nullptr);
+      Expect("add alpha " + std::to_string(alpha) + " in place", t, da.Download(), {1001}, sum);
+    }
   }
-  const auto a = Random(1001, 7), b = Random(1001, 8);
-  std::vector<float> want(a.size());
-  cpu::Add(a.data(), b.data(), 1001, want.data());
-  Dev da(a, StorageType::kF32), db(b, StorageType::kF32), dy(a.size(), StorageType::kF32);
-  kernels::LaunchAdd({da.f(), db.f(), dy.f(), 1001}, nullptr);
-  Expect("add", StorageType::kF32, dy.Download(), {1001}, want);
 
   const auto v = Random(3 * 37, 9);
   std::vector<float> pn(v.size());
@@ -227,8 +249,8 @@ TEST_CASE("gpu op demod_coef and style_scatter against the CPU ops") {
   const auto b1 = Random(cin, 15), b2 = Random(cout, 16);
   const float scale = 1.f / std::sqrt(static_cast<float>(sd));
   std::vector<float> s1(static_cast<size_t>(n * cin)), s2(static_cast<size_t>(n * cout));
-  cpu::Linear(lat.data(), n, sd, w1.data(), cin, scale, b1.data(), 1.f, false, s1.data());
-  cpu::Linear(lat.data(), n, sd, w2.data(), cout, scale, b2.data(), 1.f, false, s2.data());
+  cpu::Linear(lat.data(), n, sd, w1.data(), cin, scale, b1.data(), 1.f, {}, s1.data());
+  cpu::Linear(lat.data(), n, sd, w2.data(), cout, scale, b2.data(), 1.f, {}, s2.data());
   const int64_t total = cin + cout;
   std::vector<float> all(static_cast<size_t>(n * total)), ball(b1);
   ball.insert(ball.end(), b2.begin(), b2.end());
@@ -274,7 +296,7 @@ TEST_CASE("gpu op demod_noise_act == ScaleChannels -> NoiseConcat -> BiasAct") {
         cpu::ScaleChannels(y.data(), xs, d.data(), yd.data());
         cpu::NoiseConcat(yd.data(), xs, with_feat ? feat.data() : nullptr, {77}, 0.3f, true,
                          want.data());
-        cpu::BiasAct(want.data(), ys, bias.data(), 1.f, true, want.data());
+        cpu::BiasAct(want.data(), ys, bias.data(), 1.f, Activation::GpenLeakyRelu(), want.data());
         Dev dy(y, t), df(feat, t), dd(d, StorageType::kF32), db(bias, StorageType::kF32);
         Dev dout(static_cast<size_t>(ys.numel()), t);
         kernels::DemodNoiseActParams p{};
@@ -286,7 +308,7 @@ TEST_CASE("gpu op demod_noise_act == ScaleChannels -> NoiseConcat -> BiasAct") {
         p.concat = true;
         p.bias = db.f();
         p.bias_scale = 1.f;
-        p.act = true;
+        p.act = Activation::GpenLeakyRelu();
         p.out = dout.get();
         p.type = t;
         p.n = n;
@@ -421,6 +443,59 @@ TEST_CASE("gpu op crop and mask_window against cpu::Crop and cpu::MaskWindow") {
   }
 }
 
+TEST_CASE("gpu op concat, upsample_nearest, pixel_unshuffle against the CPU ops") {
+  for (StorageType t : kTypes) {
+    for (int64_t n : {1, 3}) {
+      const int64_t h = 13, w = 17, hw = h * w;
+      // torch.cat of 3 inputs (C 5, 3, 7), and of 11 inputs: more than one launch holds.
+      for (const std::vector<int64_t>& cs :
+           {std::vector<int64_t>{5, 3, 7}, std::vector<int64_t>{1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 5}}) {
+        std::vector<std::vector<float>> xs;
+        std::vector<std::unique_ptr<Dev>> dxs;
+        std::vector<const float*> hp;
+        std::vector<const void*> dp;
+        int64_t total = 0;
+        for (size_t i = 0; i < cs.size(); ++i) {
+          xs.push_back(Rounded(Random(n * cs[i] * hw, 40 + uint32_t(i)), t));
+          dxs.push_back(std::make_unique<Dev>(xs.back(), t));
+          hp.push_back(xs.back().data());
+          dp.push_back(dxs.back()->get());
+          total += cs[i];
+        }
+        const Shape ys{n, total, h, w};
+        std::vector<float> want(static_cast<size_t>(ys.numel()));
+        cpu::Concat(hp, cs, n, hw, want.data());
+        Dev dy(want.size(), t);
+        kernels::LaunchConcat(dp.data(), cs.data(), static_cast<int>(cs.size()), dy.get(), t, n, hw,
+                              nullptr);
+        Expect("concat of " + std::to_string(cs.size()), t, dy.Download(), ys, want);
+      }
+
+      const int64_t c = 5;
+      const Shape xs{n, c, h, w};
+      const auto x = Rounded(Random(xs.numel(), 52), t);
+      Dev dx(x, t);
+      for (int f : {2, 3}) {
+        const Shape ys{n, c, h * f, w * f};
+        std::vector<float> want(static_cast<size_t>(ys.numel()));
+        cpu::UpsampleNearest(x.data(), xs, f, want.data());
+        Dev dy(want.size(), t);
+        kernels::LaunchUpsampleNearest({dx.get(), dy.get(), t, n * c, h, w, f}, nullptr);
+        Expect("upsample_nearest x" + std::to_string(f), t, dy.Download(), ys, want);
+      }
+      for (int f : {2, 4}) {
+        const Shape us{n, 3, h * f, w * f}, ys{n, 3 * f * f, h, w};
+        const auto u = Rounded(Random(us.numel(), 53), t);
+        std::vector<float> want(static_cast<size_t>(ys.numel()));
+        cpu::PixelUnshuffle(u.data(), us, f, want.data());
+        Dev du(u, t), dy(want.size(), t);
+        kernels::LaunchPixelUnshuffle({du.get(), dy.get(), t, n * 3, h, w, f}, nullptr);
+        Expect("pixel_unshuffle " + std::to_string(f), t, dy.Download(), ys, want);
+      }
+    }
+  }
+}
+
 // Lowers the grid-stride kernels' grid cap for a scope, so that small tensors take the
 // loop's later passes (real sizes would need over half a billion elements).
 class GridCap {
@@ -442,10 +517,30 @@ TEST_CASE("gpu op grid-stride loops past the grid cap (second and later passes)"
     const auto x = Rounded(Random(s.numel(), 28, -2.f, 2.f), t);
     const auto b = Random(c, 29);
     std::vector<float> want(x.size());
-    cpu::BiasAct(x.data(), s, b.data(), 0.5f, true, want.data());
+    cpu::BiasAct(x.data(), s, b.data(), 0.5f, Activation::GpenLeakyRelu(), want.data());
     Dev dx(x, t), dy(x.size(), t), db(b, StorageType::kF32);
-    kernels::LaunchBiasAct({dx.get(), dy.get(), t, t, db.f(), 0.5f, true, n, c, hw}, nullptr);
+    kernels::LaunchBiasAct(
+        {dx.get(), dy.get(), t, t, db.f(), 0.5f, Activation::GpenLeakyRelu(), n, c, hw}, nullptr);
     Expect("bias_act past the cap", t, dy.Download(), s, want);
+
+    // Concatenation of 3 inputs, upsampling and unshuffling past the cap as well.
+    const std::vector<int64_t> cc = {2, 3, 2};  // sums to c
+    std::vector<const float*> parts = {x.data(), x.data() + n * 2 * hw, x.data() + n * 5 * hw};
+    std::vector<float> cat(x.size());
+    cpu::Concat(parts, cc, n, hw, cat.data());
+    Dev dcat(cat.size(), t);
+    {
+      const int64_t es = t == StorageType::kF16 ? 2 : 4;
+      const void* dparts[3] = {dx.get(), static_cast<char*>(dx.get()) + n * 2 * hw * es,
+                               static_cast<char*>(dx.get()) + n * 5 * hw * es};
+      kernels::LaunchConcat(dparts, cc.data(), 3, dcat.get(), t, n, hw, nullptr);
+    }
+    Expect("concat past the cap", t, dcat.Download(), s, cat);
+    std::vector<float> near(x.size() * 4);
+    cpu::UpsampleNearest(x.data(), s, 2, near.data());
+    Dev dnear(near.size(), t);
+    kernels::LaunchUpsampleNearest({dx.get(), dnear.get(), t, n * c, h, w, 2}, nullptr);
+    Expect("upsample_nearest past the cap", t, dnear.Download(), {n, c, 2 * h, 2 * w}, near);
 
     std::vector<float> crop(static_cast<size_t>(n * c * 11 * 16));
     cpu::Crop(x.data(), s, 1, 1, crop.data(), {n, c, 11, 16});
@@ -583,7 +678,7 @@ std::vector<float> RunModel(std::shared_ptr<const GpenWeights> w, Device d, Prec
   go.batch = batch;
   BackendOptions bo;
   bo.precision = p;
-  auto s = GpenSession::Create(w, go, d, bo);
+  auto s = Session::Create(GpenNetwork::Wrap(w), go, d, bo);
   REQUIRE_MESSAGE(s.ok(), s.status().ToString());
   const int64_t o = w->arch.out_size;
   std::vector<float> out(static_cast<size_t>(batch * 3 * o * o));
@@ -688,7 +783,7 @@ TEST_CASE("gpu memory: the activation arena allocated equals the plan") {
     bo.precision = p;
     size_t free0 = 0, free1 = 0, total = 0;
     CUDA_CHECK(cudaMemGetInfo(&free0, &total));
-    auto s = GpenSession::Create(shared, go, Device::kCuda, bo);
+    auto s = Session::Create(GpenNetwork::Wrap(shared), go, Device::kCuda, bo);
     REQUIRE(s.ok());
     CUDA_CHECK(cudaMemGetInfo(&free1, &total));
     const MemoryReport m = s.value()->backend().memory();

@@ -15,9 +15,11 @@
 #include "graph/fuse.h"
 #include "graph/gpen_graph.h"
 #include "model/gpen_weights.h"
+#include "net_helpers.h"
 #include "run_plan.h"
 
 using namespace gpen;
+using namespace gpen::test;
 using cuda::ConvBatchChunk;
 using cuda::kCudnnMaxElements;
 
@@ -128,7 +130,7 @@ TEST_CASE("planner: GPEN releases at the batch planned for a 141 GiB card split 
       r.precision = p;
       r.faces = 1000;
       r.budget = int64_t{141} << 30;
-      auto plan = ChooseRunPlan(w.value(), r);
+      auto plan = ChooseRunPlan(View(w.value()), IoOf(w.value()), r);
       REQUIRE(plan.ok());
       REQUIRE_FALSE(plan->tiled);
       int64_t largest = 0;

@@ -5,7 +5,7 @@
 //    Status (so that the planner's fallback runs), never an internal error, and leaks
 //    no device memory.
 // 2. The fallback itself: the planner chose a batch for the memory free at the time,
-//    memory is then taken away, and FaceRunner plans again for less and restores every
+//    memory is then taken away, and BatchRunner plans again for less and restores every
 //    face, with the same result as the CPU.
 // 3. No NVIDIA driver, or no GPU: a plain notice, not a CUDA error string.
 #include <cudasim/control.h>
@@ -14,10 +14,12 @@
 #include <memory>
 #include <random>
 
+#include "batch_runner.h"
 #include "cli/device_select.h"
 #include "compare.h"
-#include "face_runner.h"
 #include "fixtures.h"
+#include "net/gpen_net.h"
+#include "net_helpers.h"
 #include "session.h"
 
 using namespace gpen;
@@ -41,17 +43,17 @@ std::vector<float> Input(int64_t faces) {
 
 int64_t PlannedTotal(const GpenWeights& w, const BackendOptions& o, int64_t batch) {
   int64_t total = 0;
-  for (const MemoryLine& l : PlanLines(w, o, Device::kCuda, batch, nullptr, false))
+  for (const MemoryLine& l : PlanLines(View(w), IoOf(w), o, Device::kCuda, batch, nullptr, false))
     total += l.bytes;
   return total;
 }
 
 // Device bytes a session of `batch` faces allocates with the default (16 GiB) caps.
 int64_t SessionBytes(std::shared_ptr<const GpenWeights> w, int64_t batch) {
-  GpenGraphOptions go;
+  GraphOptions go;
   go.batch = batch;
   const size_t before = cudasim::DeviceBytesInUse();
-  auto s = GpenSession::Create(w, go, Device::kCuda, {});
+  auto s = Session::Create(GpenNetwork::Wrap(w), go, Device::kCuda, {});
   REQUIRE_MESSAGE(s.ok(), s.status().ToString());
   return static_cast<int64_t>(cudasim::DeviceBytesInUse() - before);
 }
@@ -71,7 +73,7 @@ TEST_CASE(
     "nothing") {
   DeviceReset reset;
   auto w = SmallWeights();
-  GpenGraphOptions go;
+  GraphOptions go;
   go.batch = 2;
   const size_t base = cudasim::DeviceBytesInUse();
   int failures = 0, successes = 0;
@@ -79,7 +81,7 @@ TEST_CASE(
   // (weights, arena, workspaces, style tables) is the one that fails.
   for (size_t limit = size_t{64} << 10; limit < (size_t{96} << 20); limit = limit * 3 / 2) {
     cudasim::SetMemoryLimit(base + limit);
-    auto s = GpenSession::Create(w, go, Device::kCuda, {});
+    auto s = Session::Create(GpenNetwork::Wrap(w), go, Device::kCuda, {});
     if (s.ok()) {
       ++successes;
       continue;
@@ -94,7 +96,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "cudasim engine: memory taken after planning makes FaceRunner plan again, and no face is "
+    "cudasim engine: memory taken after planning makes BatchRunner plan again, and no face is "
     "lost") {
   DeviceReset reset;
   auto w = SmallWeights();
@@ -111,31 +113,32 @@ TEST_CASE(
   }
   REQUIRE(faces <= kMaxBatchCuda);
 
-  FaceRunnerOptions fo;
+  BatchRunnerOptions fo;
   fo.device = Device::kCuda;
-  fo.faces = faces;
+  fo.items = faces;
   fo.quiet = true;
-  auto runner = FaceRunner::Create(w, fo);  // plans for the 16 GiB free now
+  auto runner =
+      BatchRunner::Create(GpenNetwork::Wrap(w), IoOf(*w), fo);  // plans for the 16 GiB free now
   REQUIRE_MESSAGE(runner.ok(), runner.status().ToString());
   CHECK(runner.value()->batch() == faces);
   // Another process takes memory: one face still fits with the margin, the batch not.
   cudasim::SetMemoryLimit(cudasim::DeviceBytesInUse() + static_cast<size_t>(free_now));
 
-  const auto in = Input(faces);
+  auto in = Input(faces);  // TensorView takes mutable data
   std::vector<float> out(in.size(), 0.f), ref(in.size(), 0.f);
-  const Status st = runner.value()->Run(in.data(), faces, out.data());
+  const Shape s{faces, 3, 64, 64};
+  const Status st = runner.value()->Run(TensorView(in.data(), s), TensorView(out.data(), s));
   REQUIRE_MESSAGE(st.ok(), st.ToString());
   CHECK(runner.value()->batch() < faces);
   MESSAGE("planned batch " << faces << ", after the memory was taken: batch "
                            << runner.value()->batch());
 
-  FaceRunnerOptions co;
-  co.faces = faces;
+  BatchRunnerOptions co;
+  co.items = faces;
   co.quiet = true;
-  auto cpu = FaceRunner::Create(w, co);
+  auto cpu = BatchRunner::Create(GpenNetwork::Wrap(w), IoOf(*w), co);
   REQUIRE(cpu.ok());
-  REQUIRE(cpu.value()->Run(in.data(), faces, ref.data()).ok());
-  const Shape s{faces, 3, 64, 64};
+  REQUIRE(cpu.value()->Run(TensorView(in.data(), s), TensorView(ref.data(), s)).ok());
   // fp32 on both; the emulated GPU sums in another order (see test_cuda.cpp).
   const CompareResult r =
       Compare("faces after re-planning vs cpu", out, s, ref, s, {1e-4, 1e-4, 1e-5});
@@ -149,7 +152,7 @@ TEST_CASE("cudasim engine: no NVIDIA driver, or no GPU, reads as such") {
     std::string why;
     CHECK_FALSE(CudaUsable(&why));
     CHECK_MESSAGE(why.find("no NVIDIA driver or GPU was found") != std::string::npos, why);
-    auto s = GpenSession::Create(SmallWeights(), {}, Device::kCuda, {});
+    auto s = Session::Create(GpenNetwork::Wrap(SmallWeights()), {}, Device::kCuda, {});
     REQUIRE_FALSE(s.ok());
     CHECK(s.status().code() != ErrorCode::kOutOfMemory);
   }

@@ -14,6 +14,8 @@
 
 #include "compare.h"
 #include "fixtures.h"
+#include "graph/gpen_graph.h"
+#include "net_helpers.h"
 #include "npy.h"
 #include "session.h"
 
@@ -23,7 +25,7 @@ using namespace gpen::test;
 namespace {
 
 struct FixtureRun {
-  std::unique_ptr<GpenSession> session;
+  std::unique_ptr<Session> session;
   NpyArray input;
 };
 
@@ -39,17 +41,17 @@ FixtureRun RunFixture(const std::string& set, const std::string& dir) {
   GpenGraphOptions go;
   go.batch = r.input.shape[0];
   go.expose_intermediates = true;
-  auto s = GpenSession::Create(std::make_shared<GpenWeights>(std::move(w).value()), go,
-                               Device::kCpu, {});
+  auto s = Session::Create(GpenNetwork::Wrap(std::make_shared<GpenWeights>(std::move(w).value())),
+                           go, Device::kCpu, {});
   REQUIRE_MESSAGE(s.ok(), s.status().ToString());
   r.session = std::move(s).value();
-  std::vector<float> out(static_cast<size_t>(r.input.shape[0] * 3 * r.session->arch().out_size *
-                                             r.session->arch().out_size));
+  const GpenArch& arch = static_cast<const GpenNetwork&>(r.session->network()).weights().arch;
+  std::vector<float> out(static_cast<size_t>(r.input.shape[0] * 3 * arch.out_size * arch.out_size));
   REQUIRE(r.session->Run(r.input.data.data(), out.data()).ok());
   return r;
 }
 
-void CheckOutput(GpenSession& s, const std::string& name, const std::string& npy,
+void CheckOutput(Session& s, const std::string& name, const std::string& npy,
                  const Tolerance& tol) {
   auto ref = ReadNpy(npy);
   REQUIRE_MESSAGE(ref.ok(), ref.status().ToString());

@@ -11,8 +11,9 @@
 #include "graph/fuse.h"
 #include "graph/gpen_graph.h"
 #include "graph/planner.h"
+#include "net/gpen_net.h"
+#include "net/gpen_tiled.h"
 #include "session.h"
-#include "tiled.h"
 
 using namespace gpen;
 
@@ -31,7 +32,7 @@ TEST_CASE("graph: FullGenerator_SR (encoder 32, output 64) runs with seeded nois
   }
   CHECK(random_noise == 2);   // both StyledConvs at 64x64
   CHECK(feature_noise == 7);  // conv1 at 4, then two at each of 8, 16, 32
-  auto s = GpenSession::Create(shared, o, Device::kCpu, {});
+  auto s = Session::Create(GpenNetwork::Wrap(shared), o, Device::kCpu, {});
   REQUIRE(s.ok());
   std::vector<float> in(2 * 3 * 32 * 32, 0.1f), out(2 * 3 * 64 * 64), again(out.size());
   REQUIRE(s.value()->Run(in.data(), out.data()).ok());
@@ -114,7 +115,7 @@ double TiledVsUntiled(std::shared_ptr<const GpenWeights> w, int64_t batch, const
   GpenGraphOptions o;
   o.batch = batch;
   o.noise_seed = 3;
-  auto s = GpenSession::Create(w, o, Device::kCpu, {});
+  auto s = Session::Create(GpenNetwork::Wrap(w), o, Device::kCpu, {});
   REQUIRE(s.ok());
   REQUIRE(s.value()->Run(in.data(), full.data()).ok());
   auto t = TiledGpenSession::Create(w, o, spec, Device::kCpu, {});
@@ -163,4 +164,63 @@ TEST_CASE("graph tiled: FullGenerator_SR, seeded noise levels tile exactly too")
   const double m = TiledVsUntiled(shared, 1, TileSpec{16, 24}, &rel);
   MESSAGE("SR split 16 tile 24: max |diff| " << m << ", rel L2 " << rel);
   CHECK(rel < 1e-5);
+}
+
+TEST_CASE("graph: in-place reuse is decided by the op kind; every kind has a name") {
+  Node n;
+  for (OpKind k : {OpKind::kBiasAct, OpKind::kAdd, OpKind::kScaleChannels, OpKind::kMaskWindow}) {
+    n.kind = k;
+    CHECK_MESSAGE(MayRunInPlace(n), OpName(k));
+  }
+  n.kind = OpKind::kNoiseConcat;
+  NoiseAttr na;
+  na.concat = false;  // x + w * noise: element-wise
+  n.attr = na;
+  CHECK(MayRunInPlace(n));
+  na.concat = true;  // cat(x, w * noise): twice the channels
+  n.attr = na;
+  CHECK_FALSE(MayRunInPlace(n));
+  for (OpKind k : {OpKind::kConv2d, OpKind::kConvTranspose2d, OpKind::kUpfirdn2d, OpKind::kLinear,
+                   OpKind::kModStyle, OpKind::kPixelNorm, OpKind::kDemodCoef, OpKind::kConcat,
+                   OpKind::kUpsampleNearest, OpKind::kPixelUnshuffle, OpKind::kModConv1x1,
+                   OpKind::kDemodNoiseAct, OpKind::kCrop, OpKind::kConstInput}) {
+    n.kind = k;
+    CHECK_FALSE_MESSAGE(MayRunInPlace(n), OpName(k));
+  }
+  for (int k = static_cast<int>(OpKind::kInput); k <= static_cast<int>(OpKind::kMaskWindow); ++k)
+    CHECK(std::string(OpName(static_cast<OpKind>(k))) != "?");
+  // Attributes are typed: asking a node for another kind's is a programmer error.
+  Node c;
+  c.kind = OpKind::kConv2d;
+  c.attr = ConvAttr{2, 1};
+  CHECK(c.a<ConvAttr>().stride == 2);
+  CHECK_THROWS(c.a<UpfirdnAttr>());
+}
+
+TEST_CASE("graph: RRDBNet's new ops count no FLOPs and move each tensor once") {
+  Graph g;
+  const int a = g.AddTensor({1, 5, 8, 8}, "a"), b = g.AddTensor({1, 3, 8, 8}, "b");
+  g.set_input(a);
+  g.AddInput(b);
+  Node cat;
+  cat.kind = OpKind::kConcat;
+  cat.in = {a, b, a};
+  const int c = g.AddNode(cat, {1, 13, 8, 8});
+  Node up;
+  up.kind = OpKind::kUpsampleNearest;
+  up.attr = ResampleAttr{2};
+  up.in = {c};
+  const int u = g.AddNode(up, {1, 13, 16, 16});
+  Node un;
+  un.kind = OpKind::kPixelUnshuffle;
+  un.attr = ResampleAttr{2};
+  un.in = {u};
+  const int s = g.AddNode(un, {1, 52, 8, 8});
+  g.MarkOutput(s);
+  CHECK(g.Flops() == 0.0);
+  const double e = (5 + 3 + 5 + 13) * 64 + (13 * 64 + 13 * 256) + (13 * 256 + 52 * 64);
+  CHECK(g.BytesMoved(2) == doctest::Approx(2 * e));
+  const MemoryPlan p = PlanMemory(g, 4, 256);
+  CHECK(PlanIsValid(g, p));
+  CHECK(p.offset[s] != p.offset[u]);  // never in place: it rearranges
 }

@@ -22,7 +22,9 @@
 
 #include "core/check.h"
 #include "fixtures.h"
+#include "graph/gpen_graph.h"
 #include "image/image.h"
+#include "net_helpers.h"
 #include "session.h"
 
 using namespace gpen;
@@ -59,7 +61,7 @@ TEST_CASE("image gpen fixtures: PNG outputs within 1 level of upstream's") {
     REQUIRE_MESSAGE(w.ok(), w.status().ToString());
     auto shared = std::make_shared<GpenWeights>(std::move(w).value());
     GpenGraphOptions go;
-    auto s = GpenSession::Create(shared, go, Device::kCpu, {});
+    auto s = Session::Create(GpenNetwork::Wrap(shared), go, Device::kCpu, {});
     REQUIRE(s.ok());
     const int64_t size = shared->arch.out_size;
     for (int i = 0; FileExists(dir + "/input" + std::to_string(i) + ".png"); ++i) {

@@ -7,23 +7,26 @@
 #include <climits>
 #include <cmath>
 
+#include "batch_runner.h"
 #include "core/host_memory.h"
 #include "core/parallel.h"
 #include "cuda/cuda_layout.h"
-#include "face_runner.h"
 #include "fixtures.h"
 #include "graph/fuse.h"
 #include "graph/gpen_graph.h"
 #include "graph/planner.h"
+#include "net/gpen_tiled.h"
+#include "net_helpers.h"
 #include "run_plan.h"
 #include "session.h"
-#include "tiled.h"
 
 using namespace gpen;
+using namespace gpen::test;
 
 namespace {
 
-// A chain a -> b -> c -> d of equal-size element-wise ops plus one long-lived tensor.
+// A chain a -> b -> c -> d of equal-size ops plus one long-lived tensor: element-wise ops
+// that may run in place (bias_act), or whole-tensor crops that may not (MayRunInPlace).
 Graph Chain(bool inplace) {
   Graph g;
   const int x = g.AddTensor({1, 4, 8, 8}, "x");
@@ -31,10 +34,10 @@ Graph Chain(bool inplace) {
   int t = x;
   for (int i = 0; i < 4; ++i) {
     Node n;
-    n.kind = OpKind::kBiasAct;
+    n.kind = inplace ? OpKind::kBiasAct : OpKind::kCrop;
+    if (!inplace) n.attr = CropAttr{};
     n.name = "op" + std::to_string(i);
     n.in = {t};
-    n.inplace = inplace;
     t = g.AddNode(n, {1, 4, 8, 8});
   }
   g.MarkOutput(t);
@@ -114,7 +117,7 @@ TEST_CASE("planner: the CPU backend allocates exactly the planned arena") {
   auto shared = std::make_shared<GpenWeights>(std::move(w).value());
   GpenGraphOptions o;
   o.batch = 3;
-  auto s = GpenSession::Create(shared, o, Device::kCpu, {});
+  auto s = Session::Create(GpenNetwork::Wrap(shared), o, Device::kCpu, {});
   REQUIRE(s.ok());
   const MemoryReport m = s.value()->backend().memory();
   CHECK(m.arena == s.value()->backend().plan().arena_bytes);
@@ -135,7 +138,7 @@ TEST_CASE("planner choice: a larger budget never chooses a smaller batch (cuda a
           r.precision = p;
           r.faces = 100;
           r.budget = gib << 30;
-          auto plan = ChooseRunPlan(w.value(), r);
+          auto plan = ChooseRunPlan(View(w.value()), IoOf(w.value()), r);
           if (!plan.ok()) {
             CHECK(last_batch == 0);  // only the smallest budgets may fail
             CHECK(plan.status().code() == ErrorCode::kOutOfMemory);
@@ -158,7 +161,7 @@ TEST_CASE("planner choice: too small a budget names the minimum") {
   PlanRequest r;
   r.device = Device::kCuda;
   r.budget = int64_t{300} << 20;
-  auto plan = ChooseRunPlan(w.value(), r);
+  auto plan = ChooseRunPlan(View(w.value()), IoOf(w.value()), r);
   REQUIRE_FALSE(plan.ok());
   CHECK(plan.status().code() == ErrorCode::kOutOfMemory);
   CHECK(plan.status().message().find("the smallest configuration needs") != std::string::npos);
@@ -174,9 +177,9 @@ TEST_CASE("planner choice: a measured re-plan budget does not count the CUDA con
   r.device = Device::kCuda;
   r.faces = 64;
   r.budget = int64_t{3} << 30;
-  auto user = ChooseRunPlan(w.value(), r);
+  auto user = ChooseRunPlan(View(w.value()), IoOf(w.value()), r);
   r.budget_measured = true;
-  auto measured = ChooseRunPlan(w.value(), r);
+  auto measured = ChooseRunPlan(View(w.value()), IoOf(w.value()), r);
   REQUIRE(user.ok());
   REQUIRE(measured.ok());
   auto has_context = [](const RunPlan& p) {
@@ -197,10 +200,11 @@ TEST_CASE("planner choice: planned lines equal what the CPU backends allocate, t
   auto shared = std::make_shared<const GpenWeights>(std::move(w).value());
   BackendOptions bo;
   for (int64_t batch : {1, 3}) {
-    const auto lines = PlanLines(*shared, bo, Device::kCpu, batch, nullptr, false);
+    const auto lines =
+        PlanLines(View(*shared), IoOf(*shared), bo, Device::kCpu, batch, nullptr, false);
     GpenGraphOptions go;
     go.batch = batch;
-    auto s = GpenSession::Create(shared, go, Device::kCpu, bo);
+    auto s = Session::Create(GpenNetwork::Wrap(shared), go, Device::kCpu, bo);
     REQUIRE(s.ok());
     const MemoryReport m = s.value()->backend().memory();
     CHECK(lines[0].bytes == m.weights);
@@ -208,7 +212,7 @@ TEST_CASE("planner choice: planned lines equal what the CPU backends allocate, t
     CHECK(lines[2].bytes == m.workspace);
   }
   const TileSpec spec{16, 16};
-  const auto lines = PlanLines(*shared, bo, Device::kCpu, 1, &spec, false);
+  const auto lines = PlanLines(View(*shared), IoOf(*shared), bo, Device::kCpu, 1, &spec, false);
   GpenGraphOptions go;
   auto t = TiledGpenSession::Create(shared, go, spec, Device::kCpu, bo);
   REQUIRE(t.ok());
@@ -226,7 +230,8 @@ TEST_CASE("planner choice: the CPU plan counts OpenBLAS's packing and the proces
   for (int threads : {1, 2, 64}) {
     BackendOptions bo;
     bo.threads = threads;
-    const auto lines = PlanLines(w.value(), bo, Device::kCpu, 2, nullptr, false, 3);
+    const auto lines =
+        PlanLines(View(w.value()), IoOf(w.value()), bo, Device::kCpu, 2, nullptr, false, 3);
     REQUIRE(lines.size() == 6);
     CHECK(lines[3].what.find("3 batches in flight") != std::string::npos);
     const int blas = BlasThreadsFor(threads);
@@ -245,8 +250,10 @@ TEST_CASE("planner choice: the decoded input image is a line of the CPU plan") {
   BackendOptions bo;
   bo.threads = 2;
   const int64_t decode = int64_t{300} << 20;  // a 25-megapixel input, say
-  const auto without = PlanLines(w.value(), bo, Device::kCpu, 1, nullptr, false, 3);
-  const auto with = PlanLines(w.value(), bo, Device::kCpu, 1, nullptr, false, 3, decode);
+  const auto without =
+      PlanLines(View(w.value()), IoOf(w.value()), bo, Device::kCpu, 1, nullptr, false, 3);
+  const auto with =
+      PlanLines(View(w.value()), IoOf(w.value()), bo, Device::kCpu, 1, nullptr, false, 3, decode);
   REQUIRE(with.size() == without.size() + 1);
   CHECK(with[4].what == "decoding the largest input image");
   CHECK(with[4].bytes == decode);
@@ -257,20 +264,23 @@ TEST_CASE("planner choice: the decoded input image is a line of the CPU plan") {
   req.threads = 2;
   req.image_batches = 3;
   int64_t one = 0, two = 0;
-  for (const MemoryLine& l : PlanLines(w.value(), bo, Device::kCpu, 1, nullptr, false, 3))
+  for (const MemoryLine& l :
+       PlanLines(View(w.value()), IoOf(w.value()), bo, Device::kCpu, 1, nullptr, false, 3))
     one += l.bytes;
-  for (const MemoryLine& l : PlanLines(w.value(), bo, Device::kCpu, 2, nullptr, false, 3))
+  for (const MemoryLine& l :
+       PlanLines(View(w.value()), IoOf(w.value()), bo, Device::kCpu, 2, nullptr, false, 3))
     two += l.bytes;
   req.budget = SmallestBudgetFor(two);
-  auto plain = ChooseRunPlan(w.value(), req);
+  auto plain = ChooseRunPlan(View(w.value()), IoOf(w.value()), req);
   REQUIRE(plain.ok());
   CHECK(plain->batch >= 2);
   req.decode_bytes = two - one + 1;
-  auto decoding = ChooseRunPlan(w.value(), req);
+  auto decoding = ChooseRunPlan(View(w.value()), IoOf(w.value()), req);
   REQUIRE(decoding.ok());
   CHECK(decoding->batch < plain->batch);
   // Not a line of a device plan: decoding holds host memory, not VRAM.
-  const auto cuda = PlanLines(w.value(), bo, Device::kCuda, 1, nullptr, false, 3, decode);
+  const auto cuda =
+      PlanLines(View(w.value()), IoOf(w.value()), bo, Device::kCuda, 1, nullptr, false, 3, decode);
   for (const MemoryLine& l : cuda) CHECK(l.what.find("decoding") == std::string::npos);
 }
 
@@ -282,7 +292,7 @@ TEST_CASE("planner choice: a re-plan starts from what the failed plan needed, no
   r.faces = 3;
   r.budget = int64_t{64} << 30;  // the whole host's memory, measured
   r.budget_measured = true;
-  auto failed = ChooseRunPlan(w.value(), r);
+  auto failed = ChooseRunPlan(View(w.value()), IoOf(w.value()), r);
   REQUIRE(failed.ok());
   const int64_t next = ReplanBudget(failed.value(), 0);
   CHECK(next <= static_cast<int64_t>(kReplanFraction * SmallestBudgetFor(failed->total)) + 1);
@@ -292,7 +302,7 @@ TEST_CASE("planner choice: a re-plan starts from what the failed plan needed, no
   int64_t budget = next, last_total = failed->total, plans = 0;
   for (; plans < 100; ++plans) {
     r.budget = budget;
-    auto p = ChooseRunPlan(w.value(), r);
+    auto p = ChooseRunPlan(View(w.value()), IoOf(w.value()), r);
     if (!p.ok()) {
       CHECK(p.status().code() == ErrorCode::kOutOfMemory);
       break;
@@ -325,12 +335,12 @@ TEST_CASE("planner oom retry: a batch that cannot be allocated is planned again 
   REQUIRE(w.ok());
   auto shared = std::make_shared<const GpenWeights>(std::move(w).value());
   REQUIRE(StartCpuThreads(1).ok());
-  FaceRunnerOptions o;
-  o.faces = 4;
+  BatchRunnerOptions o;
+  o.items = 4;
   o.threads = 1;
   o.quiet = true;
   o.budget = int64_t{4} << 30;  // a user budget larger than what the limit will leave
-  auto runner = FaceRunner::Create(shared, o);
+  auto runner = BatchRunner::Create(GpenNetwork::Wrap(shared), IoOf(*shared), o);
   REQUIRE(runner.ok());
   REQUIRE(runner.value()->batch() == 4);
   const RunPlan first = runner.value()->plan();
@@ -339,7 +349,8 @@ TEST_CASE("planner oom retry: a batch that cannot be allocated is planned again 
   BackendOptions bo;
   bo.threads = 1;
   int64_t one = 0;
-  for (const MemoryLine& l : PlanLines(*shared, bo, Device::kCpu, 1, nullptr, false))
+  for (const MemoryLine& l :
+       PlanLines(View(*shared), IoOf(*shared), bo, Device::kCpu, 1, nullptr, false))
     one += l.bytes;
   const int64_t held = shared->store.total_params() * 4 + kCpuProcessEstimate;  // mapped already
   const int64_t headroom = SmallestBudgetFor(one) - held + (int64_t{8} << 20);
@@ -353,7 +364,8 @@ TEST_CASE("planner oom retry: a batch that cannot be allocated is planned again 
   struct rlimit tight = before;
   tight.rlim_cur = static_cast<rlim_t>(AddressSpaceUsed() + headroom);
   REQUIRE(setrlimit(RLIMIT_AS, &tight) == 0);
-  const Status st = runner.value()->Run(in.data(), 4, out.data());
+  const Status st = runner.value()->Run(TensorView(in.data(), {4, 3, 256, 256}),
+                                        TensorView(out.data(), {4, 3, 256, 256}));
   REQUIRE(setrlimit(RLIMIT_AS, &before) == 0);
 
   CHECK_MESSAGE(st.ok(), st.ToString());

@@ -12,12 +12,16 @@ the converter itself does not change. A family may also provide
     (the same ranges as engine/model/gpen_arch.cpp and model_file.cpp, so that the
     converter never reports success for a file the engine would refuse);
   * `fixed(hp)` -> {name: expected float32 values} for buffers whose values the
-    engine checks element by element (GPEN's blur kernels).
+    engine checks element by element (GPEN's blur kernels);
+  * `options`: the converter flags that set hyperparameters of this family (GPEN's
+    `lr_mlp`); the converter refuses them for other families.
 Inference works on anything with a `.shape` (numpy arrays or the reader's lazy
 TensorRef) and reads data only for a small blur buffer.
 
 The GPEN table mirrors upstream `face_model/gpen_model.py`: `FullGenerator` (and
-`FullGenerator_SR` when the encoder input is smaller than the output).
+`FullGenerator_SR` when the encoder input is smaller than the output). The RRDBNet
+table mirrors BasicSR's `basicsr/archs/rrdbnet_arch.py` (also `sr_model/rrdbnet_arch.py`
+in GPEN): the Real-ESRGAN / ESRGAN upscaler that GPEN's pipeline uses for backgrounds.
 """
 
 import math
@@ -241,16 +245,115 @@ def gpen_fixed(hp):
     return out
 
 
+# --------------------------------------------------------------------------- RRDBNet
+
+# Ranges the engine is to accept; scale is 1, 2 or 4 (pixel-unshuffle by 4, by 2, none).
+RRDB_RANGES = {"num_in_ch": (1, 4), "num_out_ch": (1, 4), "num_feat": (1, 1024),
+               "num_block": (1, 64), "num_grow_ch": (1, 1024)}
+RRDB_UNSHUFFLE = {4: 1, 2: 4, 1: 16}  # scale -> conv_first in-channels per image channel
+RRDB_TAIL = ("conv_body", "conv_up1", "conv_up2", "conv_hr", "conv_last")
+
+
+def rrdbnet_conv_names(num_block):
+    """The 3x3 convolutions in forward order: conv_first, body.i.rdbj.convk, the tail."""
+    names = ["conv_first"]
+    for i in range(num_block):
+        names += [f"body.{i}.rdb{j}.conv{k}" for j in (1, 2, 3) for k in range(1, 6)]
+    return names + list(RRDB_TAIL)
+
+
+def rrdbnet_table(hp):
+    f, g = hp["num_feat"], hp["num_grow_ch"]
+    cin = {"conv_first": hp["num_in_ch"] * RRDB_UNSHUFFLE[hp["scale"]]}
+    cout = {"conv_first": f, "conv_last": hp["num_out_ch"]}
+    t = {}
+    for name in rrdbnet_conv_names(hp["num_block"]):
+        k = int(name[-1]) if ".rdb" in name else 0
+        c_in = cin.get(name, f + (k - 1) * g if k else f)
+        c_out = cout.get(name, g if 1 <= k <= 4 else f)
+        t[f"{name}.weight"] = (c_out, c_in, 3, 3)
+        t[f"{name}.bias"] = (c_out,)
+    return t
+
+
+def _conv_dims(tensors, name):
+    """(out, in) of a 3x3 convolution weight, or ArchError naming it."""
+    key = f"{name}.weight"
+    if key not in tensors:
+        raise ArchError(f"not an RRDBNet checkpoint: tensor '{key}' is missing")
+    shape = tuple(tensors[key].shape)
+    if len(shape) != 4 or shape[2:] != (3, 3):
+        raise ArchError(f"tensor '{key}' has shape {_shape(shape)}, expected a 3x3 "
+                        f"convolution [out, in, 3, 3]")
+    return shape[0], shape[1]
+
+
+def rrdbnet_scale(first_in, num_out_ch):
+    """(scale, num_in_ch) from conv_first's in-channels. Some counts fit two scales
+    (4 = 4 channels at x4 or 1 at x2; 16 = 4 at x2 or 1 at x1): the one whose image
+    channels equal num_out_ch is taken, as upstream models have; otherwise refused."""
+    lo, hi = RRDB_RANGES["num_in_ch"]
+    fits = [(s, first_in // u) for s, u in RRDB_UNSHUFFLE.items()
+            if first_in % u == 0 and lo <= first_in // u <= hi]
+    if len(fits) > 1:
+        fits = [f for f in fits if f[1] == num_out_ch] or fits
+    if len(fits) == 1:
+        return fits[0]
+    if not fits:
+        raise ArchError(f"conv_first takes {first_in} channels, expected {lo} to {hi} image "
+                        f"channels times 1 (scale 4), 4 (scale 2) or 16 (scale 1)")
+    shown = " or ".join(f"scale {s} with {c} channels" for s, c in fits)
+    raise ArchError(f"conv_first takes {first_in} channels: {shown}, and num_out_ch "
+                    f"{num_out_ch} does not say which")
+
+
+def rrdbnet_infer(tensors, scale=None):
+    """Hyperparameters from shapes; `scale` when the source says it (an ncnn graph)."""
+    num_feat, first_in = _conv_dims(tensors, "conv_first")
+    num_grow_ch, _ = _conv_dims(tensors, "body.0.rdb1.conv1")
+    num_out_ch, _ = _conv_dims(tensors, "conv_last")
+    num_block = 0
+    while num_block <= RRDB_RANGES["num_block"][1] and \
+            f"body.{num_block}.rdb1.conv1.weight" in tensors:
+        num_block += 1
+    _in_range("num_block", num_block, *RRDB_RANGES["num_block"])
+    if scale is None:
+        scale, num_in_ch = rrdbnet_scale(first_in, num_out_ch)
+    elif scale in RRDB_UNSHUFFLE and first_in % RRDB_UNSHUFFLE[scale] == 0:
+        num_in_ch = first_in // RRDB_UNSHUFFLE[scale]
+    else:
+        raise ArchError(f"conv_first takes {first_in} channels, which scale {scale} cannot "
+                        f"give (it takes image channels x {RRDB_UNSHUFFLE.get(scale, '?')})")
+    return dict(family="rrdbnet", scale=scale, num_in_ch=num_in_ch, num_out_ch=num_out_ch,
+                num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch)
+
+
+def rrdbnet_check_hp(hp):
+    """Raises ArchError unless the engine is to accept these hyperparameters."""
+    if isinstance(hp["scale"], bool) or hp["scale"] not in RRDB_UNSHUFFLE:
+        raise ArchError(f"scale is {hp['scale']!r}, expected 1, 2 or 4")
+    for key, (lo, hi) in RRDB_RANGES.items():
+        v = hp[key]
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ArchError(f"{key} is {v!r}, expected an integer in [{lo}, {hi}]")
+        _in_range(key, v, lo, hi)
+
+
 # --------------------------------------------------------------------------- registry
 
 FAMILIES = {
-    "gpen": dict(table=gpen_table, infer=gpen_infer, check=gpen_check_hp, fixed=gpen_fixed),
+    "gpen": dict(table=gpen_table, infer=gpen_infer, check=gpen_check_hp, fixed=gpen_fixed,
+                 options=("lr_mlp",)),
+    "rrdbnet": dict(table=rrdbnet_table, infer=rrdbnet_infer, check=rrdbnet_check_hp,
+                    options=()),
 }
 
 
 def detect_family(tensors):
     if "generator.style.1.weight" in tensors and "final_linear.0.weight" in tensors:
         return "gpen"
+    if "conv_first.weight" in tensors and "body.0.rdb1.conv1.weight" in tensors:
+        return "rrdbnet"
     first = ", ".join(f"'{_q(n, 40)}'" for n in sorted(tensors)[:5])
     raise ArchError("unrecognised checkpoint: no known architecture has these tensor names "
                     f"(first few: {first})")

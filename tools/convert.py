@@ -2,6 +2,7 @@
 """Convert an upstream checkpoint (.pth) into the engine's model file (.safetensors).
 
     tools/convert.py IN.pth OUT.safetensors [--dtype fp32|fp16] [--key NAME] [--lr-mlp X]
+    tools/convert.py IN.param OUT.safetensors [--bin IN.bin] [--dtype fp32|fp16]
 
 The checkpoint is read by a restricted pickle reader (tools/pth_reader.py) that refuses
 any global a state_dict does not need and bounds the work a file can cause, so
@@ -9,7 +10,11 @@ converting a hostile file runs none of its code and cannot exhaust the machine. 
 architecture is inferred from tensor shapes (tools/archs.py), and the checkpoint must
 hold exactly that architecture's tensors, no more and no fewer, with the values the
 engine checks (finite weights, exact blur kernels, hyperparameters in its ranges):
-a file this tool writes is one `gpen` loads. Only then is tensor data read, one
+a GPEN file this tool writes is one `gpen` loads. Families: GPEN and RRDBNet
+(Real-ESRGAN's upscaler). BasicSR-style wrappers {'params_ema': sd} / {'params': sd}
+are unwrapped without --key (params_ema first, as Real-ESRGAN's inference does). An
+ncnn model (IN.param with its .bin, tools/ncnn_reader.py) is read as RRDBNet, its
+graph checked against upstream's layer by layer. Only then is tensor data read, one
 storage at a time, and streamed into the output, which follows weights/FORMAT.md
 (safetensors with 64-byte aligned tensors and the architecture in `__metadata__`).
 It is written to a temporary file in the output's folder (mode 0666 less the umask,
@@ -24,6 +29,7 @@ Needs Python 3 and numpy only.
 import argparse
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import math
@@ -39,9 +45,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import archs  # noqa: E402
+import ncnn_reader  # noqa: E402
 from pth_reader import CheckpointError, Limits, open_checkpoint, printable  # noqa: E402
 
-CONVERTER_VERSION = "1.1.0"
+CONVERTER_VERSION = "1.2.0"
 FORMAT_NAME = "gpen-engine"
 FORMAT_VERSION = "1"
 ALIGN = 64
@@ -58,11 +65,17 @@ class ConvertError(Exception):
 USER_ERRORS = (CheckpointError, ConvertError, archs.ArchError)
 
 
-def sha256_of(path):
+def sha256_of(*paths):
+    """SHA-256 of the files' bytes one after the other (an ncnn model: .param then .bin,
+    the same as `cat IN.param IN.bin | sha256sum`)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError as e:
+            raise ConvertError(f"{path}: cannot read: {e.strerror}") from None
     return h.hexdigest()
 
 
@@ -131,7 +144,9 @@ class AtomicWriter:
     """A temporary file next to `dst`, renamed onto it by `commit`. `opener` turns the
     descriptor into a binary file object (tests replace it to simulate a full disk)."""
 
-    opener = staticmethod(lambda fd: os.fdopen(fd, "wb"))
+    # A partial, not a function: reading it off the class gives back the same object, so
+    # a test that saves and restores it (around a staticmethod stand-in) leaves it working.
+    opener = functools.partial(os.fdopen, mode="wb")
 
     def __init__(self, dst):
         self.dst, self.written = dst, 0
@@ -180,8 +195,32 @@ class AtomicWriter:
 
 # --------------------------------------------------------------------------- checkpoint
 
+# BasicSR / Real-ESRGAN wrappers, in the order Real-ESRGAN's inference prefers them.
+AUTO_KEYS = ("params_ema", "params")
+
+
 def unwrap(tree, tensors, key, path):
     """Selects the state_dict inside a wrapped checkpoint and strips 'module.'."""
+    return choose_state_dict(tree, tensors, key, path)[0]
+
+
+def _auto_key(tree, tensors):
+    """'params_ema' or 'params' when the top-level dict has one holding tensors."""
+    for k in AUTO_KEYS:
+        if isinstance(tree.get(k), dict) and any(n.startswith(k + ".") for n in tensors):
+            return k
+    return None
+
+
+def choose_state_dict(tree, tensors, key, path):
+    """(state_dict, the wrapper key used or None): --key if given; else params_ema, then
+    params; else the one entry holding tensors; 'module.' prefixes removed."""
+    used = key
+    if key is None and isinstance(tree, dict) and not any(isinstance(k, str) and k in tensors
+                                                          for k in tree):
+        used = _auto_key(tree, tensors)
+        if used is not None:
+            tensors = {k[len(used) + 1:]: v for k, v in tensors.items() if k.startswith(used + ".")}
     if key is not None:
         if not isinstance(tree, dict) or key not in tree:
             keys = sorted(printable(k, 40) for k in tree)[:10] if isinstance(tree, dict) else []
@@ -189,9 +228,9 @@ def unwrap(tree, tensors, key, path):
                                f"are {keys}")
         prefix = key + "."
         tensors = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    elif isinstance(tree, dict):
-        # A wrapper such as {'params_ema': sd} or {'g_ema': sd, 'd': sd}: ask for --key
-        # unless exactly one entry holds tensors.
+    elif isinstance(tree, dict) and used is None:
+        # A wrapper such as {'g_ema': sd, 'd': sd}: ask for --key unless exactly one
+        # entry holds tensors.
         holders = [k for k, v in tree.items() if isinstance(v, dict)]
         direct = [k for k, v in tree.items() if not isinstance(v, dict)]
         if holders and not any(str(k) in tensors for k in direct):
@@ -201,22 +240,35 @@ def unwrap(tree, tensors, key, path):
                                    f"({shown}); choose one with --key "
                                    f"(upstream GPEN uses --key g_ema)")
             prefix = f"{holders[0]}."
+            used = holders[0]
             tensors = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
     if tensors and all(k.startswith("module.") for k in tensors):
         tensors = {k[len("module."):]: v for k, v in tensors.items()}
     if not tensors:
         raise ConvertError(f"{path}: no tensors found in the checkpoint")
-    return tensors
+    return tensors, used
 
 
-def infer_architecture(tensors, src, lr_mlp):
-    """(family name, hp, table) for the tensors, or ConvertError listing the differences."""
+def _check_option(k, family, src):
+    """A flag that sets hyperparameter k must belong to the checkpoint's family."""
+    if k not in archs.FAMILIES[family].get("options", ()):
+        owners = [f for f, d in archs.FAMILIES.items() if k in d.get("options", ())]
+        raise ConvertError(f"{src}: --{k.replace('_', '-')} applies to "
+                           f"{' and '.join(owners) or 'no'} checkpoints only; this one is "
+                           f"{family}, leave the flag out")
+
+
+def infer_architecture(tensors, src, options=None, hints=None):
+    """(family name, hp, table) for the tensors, or ConvertError listing the differences.
+    options: {hp name: value} set by flags (--lr-mlp), refused for a family without it;
+    hints: hyperparameters the source states (an ncnn graph's scale)."""
     try:
         family = archs.detect_family(tensors)
         fam = archs.FAMILIES[family]
-        hp = fam["infer"](tensors)
-        if lr_mlp is not None:
-            hp["lr_mlp"] = lr_mlp
+        hp = fam["infer"](tensors, **(hints or {}))
+        for k, v in (options or {}).items():
+            _check_option(k, family, src)
+            hp[k] = v
         fam["check"](hp)
     except archs.ArchError as e:
         raise archs.ArchError(f"{src}: {e}") from None
@@ -334,15 +386,60 @@ def human(n):
         n /= 1024
 
 
-def convert(src, dst, dtype="fp32", key=None, lr_mlp=None, quiet=False, limits=None):
-    """Converts checkpoint src into model file dst; returns the hyperparameters.
-    Raises one of USER_ERRORS for anything wrong with the input, output or options."""
+def is_ncnn(src, bin_path):
+    """An ncnn model is named IN.param, or comes with --bin."""
+    return bin_path is not None or src.lower().endswith(".param")
+
+
+def default_bin(src):
+    return (src[:-len(".param")] if src.lower().endswith(".param") else src) + ".bin"
+
+
+def _wrapper_note(tree, used, key):
+    """How the state_dict was chosen, for the summary."""
+    if used is None:
+        return "top level"
+    if key is None and used in AUTO_KEYS:
+        other = [k for k in AUTO_KEYS if k != used and isinstance(tree.get(k), dict)]
+        return f"'{used}'" + (f" (preferred over '{other[0]}', as Real-ESRGAN's inference)"
+                              if other else " (found without --key)")
+    return f"'{printable(used)}'"
+
+
+def open_source(src, bin_path, key, limits):
+    """(reader, tensors, hints, note, files to hash) for a .pth or an ncnn .param/.bin;
+    the reader is a context manager with plan() and arrays()."""
+    if is_ncnn(src, bin_path):
+        if key is not None:
+            raise ConvertError(f"{src}: --key selects a state_dict inside a .pth checkpoint; "
+                               f"an ncnn model has none")
+        bin_path = bin_path or default_bin(src)
+        model = ncnn_reader.open_ncnn(src, bin_path, limits)
+        return (model, model.tensors, {"scale": model.hp["scale"]},
+                f"ncnn graph of {model.describe()}, weights {bin_path}", (src, bin_path))
+    ck = open_checkpoint(src, limits)
+    try:
+        tensors, used = choose_state_dict(ck.tree, ck.tensors, key, src)
+    except BaseException:
+        ck.close()
+        raise
+    return ck, tensors, {}, _wrapper_note(ck.tree, used, key), (src,)
+
+
+def convert(src, dst, dtype="fp32", key=None, lr_mlp=None, quiet=False, limits=None,
+            bin_path=None):
+    """Converts checkpoint src (or ncnn model src + bin_path) into model file dst; returns
+    the hyperparameters. Raises one of USER_ERRORS for anything wrong with the input,
+    output or options."""
     if dtype not in DTYPES:
         raise ConvertError(f"--dtype '{printable(dtype)}': expected one of {sorted(DTYPES)}")
     check_output_path(src, dst)
-    with open_checkpoint(src, limits or Limits()) as ck:
-        tensors = unwrap(ck.tree, ck.tensors, key, src)
-        family, hp, want = infer_architecture(tensors, src, lr_mlp)
+    if is_ncnn(src, bin_path):
+        check_output_path(bin_path or default_bin(src), dst)
+    options = {} if lr_mlp is None else {"lr_mlp": lr_mlp}
+    reader, tensors, hints, note, sources = open_source(src, bin_path, key, limits or Limits())
+    with reader as ck:
+        family, hp, want = infer_architecture(tensors, src, options, hints)
         order = list(want)
         ck.plan([tensors[n].name for n in order])
         for n in order:
@@ -350,21 +447,19 @@ def convert(src, dst, dtype="fp32", key=None, lr_mlp=None, quiet=False, limits=N
                 raise ConvertError(f"{src}: tensor '{printable(tensors[n].name)}' has dtype "
                                    f"{tensors[n].source_dtype}, expected floating point")
         fixed = archs.FAMILIES[family].get("fixed", lambda hp: {})(hp)
-        try:
-            digest = sha256_of(src)
-        except OSError as e:
-            raise ConvertError(f"{src}: cannot read: {e.strerror}") from None
-        meta = metadata_for(hp, src, digest, dtype)
+        meta = metadata_for(hp, src, sha256_of(*sources), dtype)
         size = write_model(ck, tensors, order, hp, fixed, meta, dst, dtype, src)
     if not quiet:
         params = sum(math.prod(s) for s in want.values())
         arch = ", ".join(f"{k}={v}" for k, v in hp.items() if k != "family")
+        kinds = ", ".join(sorted({tensors[n].source_dtype for n in order}))
         print(f"converted {src}\n"
               f"  family      {family}\n"
               f"  arch        {arch}\n"
+              f"  read        {note}\n"
               f"  tensors     {len(want)}\n"
               f"  parameters  {params:,}\n"
-              f"  source      {tensors[order[0]].source_dtype}, sha256 {meta['source_sha256'][:16]}...\n"
+              f"  source      {kinds}, sha256 {meta['source_sha256'][:16]}...\n"
               f"  written     {dst} ({dtype}, {human(size)})")
     return hp
 
@@ -387,15 +482,19 @@ def lr_mlp_flag(text):
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("input", help="upstream checkpoint (.pth, zip or legacy torch.save format)")
+    ap.add_argument("input", help="upstream checkpoint (.pth, zip or legacy torch.save "
+                    "format), or an ncnn RRDBNet model's .param")
     ap.add_argument("output", help="model file to write (.safetensors)")
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="fp32",
                     help="storage precision of the output (default fp32)")
-    ap.add_argument("--key", help="state_dict inside a wrapped checkpoint, e.g. g_ema or params_ema")
+    ap.add_argument("--bin", help="the ncnn model's weights (default: the .param's name with "
+                    ".bin); makes the input an ncnn .param")
+    ap.add_argument("--key", help="state_dict inside a wrapped checkpoint, e.g. g_ema "
+                    "(params_ema, else params, is taken without it)")
     ap.add_argument("--lr-mlp", type=lr_mlp_flag, default=None,
-                    help="learning-rate multiplier of the mapping layers (default 0.01, as "
-                         "every GPEN release); it scales weights at run time and cannot be "
-                         "read from the file")
+                    help="GPEN only: learning-rate multiplier of the mapping layers "
+                         "(default 0.01, as every GPEN release); it scales weights at run "
+                         "time and cannot be read from the file")
     return ap.parse_args(argv)
 
 
@@ -406,7 +505,7 @@ def one_line(msg):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        convert(args.input, args.output, args.dtype, args.key, args.lr_mlp)
+        convert(args.input, args.output, args.dtype, args.key, args.lr_mlp, bin_path=args.bin)
     except USER_ERRORS as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return EXIT_ERROR

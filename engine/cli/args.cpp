@@ -188,4 +188,21 @@ std::string Args::Help() const {
   return os.str();
 }
 
+Result<std::pair<int64_t, int64_t>> Args::GetSize(const std::string& name) const {
+  const std::string text = Get(name);
+  const size_t x = text.find('x');
+  auto dim = [](const std::string& t, int64_t* v) {
+    if (t.empty() || t.size() > 5 || t.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    *v = std::stoll(t);
+    return *v >= 1 && *v <= 65536;
+  };
+  int64_t w = 0, h = 0;
+  if (x != std::string::npos && dim(text.substr(0, x), &w) && dim(text.substr(x + 1), &h)) {
+    return std::make_pair(h, w);
+  }
+  return InvalidArgument(name + " '" + text + "' is not WIDTHxHEIGHT (each 1..65536)",
+                         "for example " + name + " 256x192");
+}
+
 }  // namespace gpen::cli

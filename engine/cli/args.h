@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -34,6 +35,8 @@ class Args {
   // A positive whole number of bytes: "1073741824", "512M", "2G", "1.5G" (binary units
   // K, M, G, optionally followed by B or iB, any case). "0.5", "0.9B", "1e9" are not.
   Result<int64_t> GetBytes(const std::string& name) const;
+  // An image size "WIDTHxHEIGHT", each 1..65536, as (height, width).
+  Result<std::pair<int64_t, int64_t>> GetSize(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
   std::string Help() const;
 

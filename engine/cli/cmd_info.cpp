@@ -1,9 +1,11 @@
-// gpen info MODEL: what a model file holds, after full validation.
+// gpen info MODEL: what a model file of any family holds, after full validation.
 #include <cstdio>
+#include <memory>
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "model/gpen_weights.h"
+#include "model/model_file.h"
+#include "net/registry.h"
 
 namespace gpen::cli {
 
@@ -28,18 +30,18 @@ Status CmdInfo(int argc, char** argv) {
                            "usage: gpen info MODEL.safetensors");
   }
   const std::string path = a.positional()[0];
-  GPEN_ASSIGN_OR_RETURN(ModelFile file, ModelFile::Open(path));
-  GPEN_ASSIGN_OR_RETURN(GpenWeights w, GpenWeights::FromFile(file));
-  const int64_t params = w.store.total_params();
+  GPEN_ASSIGN_OR_RETURN(std::shared_ptr<const Network> net, LoadNetwork(path));
+  GPEN_ASSIGN_OR_RETURN(ModelFile file, ModelFile::Open(path));  // its metadata, checked again
+  const WeightStore& store = net->store();
+  const int64_t params = store.total_params();
   auto meta = [&](const char* k) {
     auto it = file.metadata().find(k);
     return it == file.metadata().end() ? std::string("?") : it->second;
   };
   std::printf("model         %s\n", path.c_str());
-  std::printf("architecture  %s\n", w.arch.ToString().c_str());
-  std::printf("resolution    %lld -> %lld\n", static_cast<long long>(w.arch.in_size),
-              static_cast<long long>(w.arch.out_size));
-  std::printf("tensors       %zu\n", w.store.count());
+  std::printf("family        %s\n", net->family().c_str());
+  std::printf("architecture  %s\n", net->Describe().c_str());
+  std::printf("tensors       %zu\n", store.count());
   std::printf("parameters    %lld (%.2f M)\n", static_cast<long long>(params), params / 1e6);
   std::printf("bytes fp32    %s\n", Mib(params * 4).c_str());
   std::printf("bytes fp16    %s\n", Mib(params * 2).c_str());

@@ -3,10 +3,12 @@
 // Works without a GPU when --vram-budget is given (the CUDA figures are computed on the
 // host), so a 2 GB laptop's configuration can be planned anywhere.
 #include <cstdio>
+#include <memory>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/device_select.h"
+#include "net/registry.h"
 #include "run_plan.h"
 
 namespace gpen::cli {
@@ -14,10 +16,11 @@ namespace gpen::cli {
 Status CmdPlan(int argc, char** argv) {
   Args a("plan");
   a.Flag("-m,--model", true, "converted model file (.safetensors)")
-      .Flag("--arch", true, "plan an architecture instead: bfr256, bfr512, bfr1024, bfr2048")
+      .Flag("--arch", true, "plan a named architecture instead (see gpen bench --help)")
+      .Flag("--size", true, "input image WIDTHxHEIGHT (image networks)", "128x128")
       .Flag("--device", true, "cuda or cpu (cuda without a GPU needs --vram-budget)", "auto")
       .Flag("--vram-budget", true, "plan for this much memory (e.g. 2G) instead of what is free")
-      .Flag("--faces", true, "faces to restore", "1")
+      .Flag("--faces", true, "items (faces, images) to run", "1")
       .Flag("--precision", true, "fp32 or fp16", "fp32")
       .Flag("--json", false, "print the plan as one JSON object")
       .Flag("-h,--help", false, "show this help");
@@ -38,20 +41,21 @@ Status CmdPlan(int argc, char** argv) {
     GPEN_ASSIGN_OR_RETURN(req.device, ResolveDevice(dev));
   }
   GPEN_ASSIGN_OR_RETURN(req.precision, ResolvePrecision(a.Get("--precision"), req.device));
-  GpenWeights w;
+  GPEN_ASSIGN_OR_RETURN(auto size, a.GetSize("--size"));
+  std::shared_ptr<const Network> net;
   if (!a.Get("--model").empty()) {
-    GPEN_ASSIGN_OR_RETURN(w, LoadGpenModel(a.Get("--model")));
+    GPEN_ASSIGN_OR_RETURN(net, LoadNetwork(a.Get("--model")));
   } else if (!a.Get("--arch").empty()) {
-    GPEN_ASSIGN_OR_RETURN(GpenArch arch, GpenArch::Preset(a.Get("--arch")));
-    GPEN_ASSIGN_OR_RETURN(w, GpenWeights::ShapesOnly(arch));
+    GPEN_ASSIGN_OR_RETURN(net, NetworkForArch(a.Get("--arch"), 0, /*shapes_only=*/true));
   } else {
     return InvalidArgument("gpen plan: give -m MODEL or --arch NAME", "see gpen plan --help");
   }
-  GPEN_ASSIGN_OR_RETURN(RunPlan plan, ChooseRunPlan(w, req));
+  GPEN_ASSIGN_OR_RETURN(IoSpec io, net->Io(size.first, size.second));
+  GPEN_ASSIGN_OR_RETURN(RunPlan plan, ChooseRunPlan(*net, io, req));
   if (a.Has("--json")) {
     std::printf("%s\n", plan.Json().c_str());
   } else {
-    std::printf("model: %s\n%s", w.arch.ToString().c_str(), plan.Describe().c_str());
+    std::printf("model: %s\n%s", net->Describe().c_str(), plan.Describe().c_str());
   }
   return Status::Ok();
 }

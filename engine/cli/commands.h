@@ -11,6 +11,7 @@ constexpr int kExitPartial = 2;
 Status CmdInfo(int argc, char** argv);
 // Sets *failed to the number of images that could not be processed.
 Status CmdEnhance(int argc, char** argv, int* failed);
+Status CmdUpscale(int argc, char** argv, int* failed);
 Status CmdBench(int argc, char** argv);
 Status CmdPlan(int argc, char** argv);
 

@@ -102,12 +102,13 @@ void RestartForOpenBlasIfNeeded(char** argv) {
 
 void Usage() {
   std::printf(
-      "gpen: GPEN face restoration, CPU and CUDA\n\n"
+      "gpen: GPEN face restoration and RRDBNet upscaling, CPU and CUDA\n\n"
       "usage: gpen COMMAND [flags]\n\n"
       "commands:\n"
       "  info MODEL            validate a converted model file and describe it\n"
       "  enhance               restore aligned face crops (file or folder)\n"
-      "  bench                 time the GPEN forward pass (random weights by default)\n"
+      "  upscale               enlarge images with an RRDBNet model (Real-ESRGAN)\n"
+      "  bench                 time a forward pass (random weights by default)\n"
       "  plan                  choose batch and tiles for a memory budget, print the peak\n\n"
       "Run 'gpen COMMAND --help' for the flags of a command.\n"
       "Model files come from upstream checkpoints: tools/convert.py IN.pth OUT.safetensors\n");
@@ -139,6 +140,11 @@ int main(int argc, char** argv) {
     if (cmd == "enhance") {
       int failed = 0;
       const int rc = Report(gpen::cli::CmdEnhance(argc - 2, argv + 2, &failed));
+      return rc ? rc : (failed ? gpen::cli::kExitPartial : 0);
+    }
+    if (cmd == "upscale") {
+      int failed = 0;
+      const int rc = Report(gpen::cli::CmdUpscale(argc - 2, argv + 2, &failed));
       return rc ? rc : (failed ? gpen::cli::kExitPartial : 0);
     }
   } catch (const gpen::InternalError& e) {

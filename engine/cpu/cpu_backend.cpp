@@ -106,14 +106,18 @@ class CpuBackend final : public Backend {
 
   float* Ptr(int t) { return arena_.data() + plan_.offset[t] / sizeof(float); }
   // The node's window origin: static, or from the runtime "tile_origin" input (last).
-  cpu::NoiseWindow Window(const Node& n) {
-    cpu::NoiseWindow w{n.seed, n.win_y0, n.win_x0, n.full_h, n.full_w};
-    if (n.win_div > 0) {
+  cpu::NoiseWindow Window(const Node& n, const WindowAttr& wa, uint64_t seed = 0) {
+    cpu::NoiseWindow w{seed, wa.y0, wa.x0, wa.full_h, wa.full_w};
+    if (wa.div > 0) {
       const float* origin = Ptr(n.in.back());
-      w.y0 += static_cast<int64_t>(origin[0]) / n.win_div;
-      w.x0 += static_cast<int64_t>(origin[1]) / n.win_div;
+      w.y0 += static_cast<int64_t>(origin[0]) / wa.div;
+      w.x0 += static_cast<int64_t>(origin[1]) / wa.div;
     }
     return w;
+  }
+  cpu::NoiseWindow Window(const Node& n) {
+    const NoiseAttr& na = n.a<NoiseAttr>();
+    return Window(n, na.window, na.seed);
   }
 
   void RunNode(size_t i, const Node& n) {
@@ -131,17 +135,20 @@ class CpuBackend final : public Backend {
         break;
       case OpKind::kConv2d: {
         const int64_t k = n.weight.shape[n.weight.shape.rank() - 1];
-        cpu::Conv2d(x, xs, W, k, n.scale, n.stride, n.pad, y, ys, &workspace_);
+        const ConvAttr& ca = n.a<ConvAttr>();
+        cpu::Conv2d(x, xs, W, k, n.scale, ca.stride, ca.pad, y, ys, &workspace_);
         break;
       }
       case OpKind::kConvTranspose2d:
         cpu::ConvTranspose2d(x, xs, prepared_.at(i).data(), ys.c(), n.weight.shape[3], n.scale, y,
                              ys, &workspace_);
         break;
-      case OpKind::kUpfirdn2d:
-        cpu::Upfirdn2d(x, xs, W, n.weight.shape[0], n.weight.shape[1], n.up, n.down, n.pad0, n.pad1,
+      case OpKind::kUpfirdn2d: {
+        const UpfirdnAttr& u = n.a<UpfirdnAttr>();
+        cpu::Upfirdn2d(x, xs, W, n.weight.shape[0], n.weight.shape[1], u.up, u.down, u.pad0, u.pad1,
                        y, ys);
         break;
+      }
       case OpKind::kBiasAct:
         cpu::BiasAct(x, xs, B, n.bias_scale, n.act, y);
         break;
@@ -158,19 +165,41 @@ class CpuBackend final : public Backend {
       case OpKind::kScaleChannels:
         cpu::ScaleChannels(x, xs, Ptr(n.in[1]), y);
         break;
-      case OpKind::kNoiseConcat:
-        cpu::NoiseConcat(x, xs, n.has_feat ? Ptr(n.in[1]) : nullptr, Window(n), W[0], n.concat, y);
-        break;
-      case OpKind::kCrop:
-        cpu::Crop(x, xs, n.pad0, n.padx0, y, ys);
-        break;
-      case OpKind::kMaskWindow: {
-        const cpu::NoiseWindow w = Window(n);
-        cpu::MaskWindow(x, xs, w.y0, w.x0, n.full_h, n.full_w, y);
+      case OpKind::kNoiseConcat: {
+        const NoiseAttr& na = n.a<NoiseAttr>();
+        cpu::NoiseConcat(x, xs, na.has_feat ? Ptr(n.in[1]) : nullptr, Window(n), W[0], na.concat,
+                         y);
         break;
       }
-      case OpKind::kAdd:
-        cpu::Add(x, Ptr(n.in[1]), ys.numel(), y);
+      case OpKind::kCrop:
+        cpu::Crop(x, xs, n.a<CropAttr>().y0, n.a<CropAttr>().x0, y, ys);
+        break;
+      case OpKind::kMaskWindow: {
+        const WindowAttr& wa = n.a<WindowAttr>();
+        const cpu::NoiseWindow w = Window(n, wa);
+        cpu::MaskWindow(x, xs, w.y0, w.x0, wa.full_h, wa.full_w, y);
+        break;
+      }
+      case OpKind::kAdd: {
+        const AddAttr& aa = n.a<AddAttr>();
+        cpu::Add(x, Ptr(n.in[1]), ys.numel(), aa.alpha, aa.beta, y);
+        break;
+      }
+      case OpKind::kConcat: {
+        std::vector<const float*> inputs;
+        std::vector<int64_t> channels;
+        for (int t : n.in) {
+          inputs.push_back(Ptr(t));
+          channels.push_back(g_.tensor(t).shape.c());
+        }
+        cpu::Concat(inputs, channels, ys.n(), ys.h() * ys.w(), y);
+        break;
+      }
+      case OpKind::kUpsampleNearest:
+        cpu::UpsampleNearest(x, xs, n.a<ResampleAttr>().factor, y);
+        break;
+      case OpKind::kPixelUnshuffle:
+        cpu::PixelUnshuffle(x, xs, n.a<ResampleAttr>().factor, y);
         break;
       // Fused ops run as the chain of reference ops they replace.
       case OpKind::kModConv1x1: {
@@ -182,7 +211,9 @@ class CpuBackend final : public Backend {
       case OpKind::kDemodNoiseAct: {
         float* yd = fused_.Get(static_cast<size_t>(xs.numel()));
         cpu::ScaleChannels(x, xs, Ptr(n.in[1]), yd);
-        cpu::NoiseConcat(yd, xs, n.has_feat ? Ptr(n.in[2]) : nullptr, Window(n), W[0], n.concat, y);
+        const NoiseAttr& na = n.a<NoiseAttr>();
+        cpu::NoiseConcat(yd, xs, na.has_feat ? Ptr(n.in[2]) : nullptr, Window(n), W[0], na.concat,
+                         y);
         cpu::BiasAct(y, ys, B, n.bias_scale, n.act, y);
         break;
       }

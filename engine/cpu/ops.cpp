@@ -16,8 +16,6 @@ namespace gpen::cpu {
 
 namespace {
 
-constexpr float kSqrt2 = 1.41421356237309504880f;
-
 // Rows of output computed per band so that `per_row` floats per row fit the budget.
 int64_t BandRows(int64_t per_row, int64_t total) {
   const int64_t budget = static_cast<int64_t>(kConvBandBytes / sizeof(float));
@@ -194,20 +192,22 @@ void Upfirdn2d(const float* x, const Shape& xs, const float* kernel, int64_t kh,
   });
 }
 
-void BiasAct(const float* x, const Shape& xs, const float* bias, float bias_scale, bool act,
-             float* y) {
+void BiasAct(const float* x, const Shape& xs, const float* bias, float bias_scale,
+             const Activation& act, float* y) {
   const int64_t n = xs.n(), c = xs.c();
   const int64_t hw = xs.numel() / (n * c);
+  const Activation a = act;  // a local copy: the loops below are unswitched on its kind
   ParallelFor(n * c, [&](int64_t p_begin, int64_t p_end) {
     for (int64_t p = p_begin; p < p_end; ++p) {
-      const float b = bias[p % c] * bias_scale;
       const float* xp = x + p * hw;
       float* yp = y + p * hw;
-      if (act) {
-        for (int64_t i = 0; i < hw; ++i) {
-          const float v = xp[i] + b;
-          yp[i] = (v >= 0.f ? v : 0.2f * v) * kSqrt2;
-        }
+      if (bias == nullptr) {
+        for (int64_t i = 0; i < hw; ++i) yp[i] = a.Apply(xp[i]);
+        continue;
+      }
+      const float b = bias[p % c] * bias_scale;
+      if (a.active()) {
+        for (int64_t i = 0; i < hw; ++i) yp[i] = a.Apply(xp[i] + b);
       } else {
         for (int64_t i = 0; i < hw; ++i) yp[i] = xp[i] + b;
       }
@@ -216,7 +216,7 @@ void BiasAct(const float* x, const Shape& xs, const float* bias, float bias_scal
 }
 
 void Linear(const float* x, int64_t n, int64_t k, const float* w, int64_t m, float scale,
-            const float* bias, float bias_scale, bool act, float* y) {
+            const float* bias, float bias_scale, const Activation& act, float* y) {
   // Accumulated in double: these layers are small and feed every later layer.
   ParallelFor(m, [&](int64_t j_begin, int64_t j_end) {
     for (int64_t j = j_begin; j < j_end; ++j) {
@@ -226,7 +226,7 @@ void Linear(const float* x, int64_t n, int64_t k, const float* w, int64_t m, flo
         double acc = 0;
         for (int64_t i = 0; i < k; ++i) acc += static_cast<double>(xb[i]) * wj[i];
         float v = static_cast<float>(acc * scale) + bias[j] * bias_scale;
-        if (act) v = (v >= 0.f ? v : 0.2f * v) * kSqrt2;
+        v = act.Apply(v);
         y[b * m + j] = v;
       }
     }
@@ -299,8 +299,8 @@ void NoiseConcat(const float* x, const Shape& xs, const float* feat, const Noise
         const int64_t base = ((b * c + ch) * fh + nw.y0 + row) * fw + nw.x0;
         for (int64_t col = 0; col < w; ++col) {
           const int64_t i = r * w + col;
-          const float nz = feat ? feat[b * chw + i]
-                                : HashNormal(nw.seed, static_cast<uint64_t>(base + col));
+          const float nz =
+              feat ? feat[b * chw + i] : HashNormal(nw.seed, static_cast<uint64_t>(base + col));
           nb[i] = concat ? weight * nz : xb[i] + weight * nz;
         }
       }
@@ -333,9 +333,58 @@ void Crop(const float* x, const Shape& xs, int64_t y0, int64_t x0, float* y, con
   });
 }
 
-void Add(const float* a, const float* b, int64_t n, float* y) {
+void Add(const float* a, const float* b, int64_t n, float alpha, float beta, float* y) {
   ParallelFor(n, [&](int64_t b0, int64_t b1) {
-    for (int64_t i = b0; i < b1; ++i) y[i] = a[i] + b[i];
+    if (alpha == 1.f && beta == 1.f) {
+      for (int64_t i = b0; i < b1; ++i) y[i] = a[i] + b[i];
+    } else {
+      for (int64_t i = b0; i < b1; ++i) y[i] = alpha * a[i] + beta * b[i];
+    }
+  });
+}
+
+void Concat(const std::vector<const float*>& inputs, const std::vector<int64_t>& channels,
+            int64_t n, int64_t hw, float* y) {
+  GPEN_CHECK(inputs.size() == channels.size());
+  int64_t total = 0;
+  for (int64_t c : channels) total += c;
+  for (int64_t b = 0; b < n; ++b) {
+    float* yb = y + b * total * hw;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const size_t count = static_cast<size_t>(channels[i] * hw);
+      std::memcpy(yb, inputs[i] + b * channels[i] * hw, sizeof(float) * count);
+      yb += count;
+    }
+  }
+}
+
+void UpsampleNearest(const float* x, const Shape& xs, int f, float* y) {
+  const int64_t planes = xs.n() * xs.c(), h = xs.h(), w = xs.w(), wo = w * f;
+  ParallelFor(planes, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t r = 0; r < h; ++r) {
+        const float* src = x + (p * h + r) * w;
+        float* dst = y + (p * h + r) * f * wo;
+        for (int64_t c = 0; c < wo; ++c) dst[c] = src[c / f];
+        for (int i = 1; i < f; ++i) std::memcpy(dst + i * wo, dst, sizeof(float) * wo);
+      }
+  });
+}
+
+void PixelUnshuffle(const float* x, const Shape& xs, int f, float* y) {
+  const int64_t n = xs.n(), c = xs.c(), h = xs.h() / f, w = xs.w() / f;
+  GPEN_CHECK(h * f == xs.h() && w * f == xs.w());
+  // torch: x.view(N, C, H, f, W, f).permute(0, 1, 3, 5, 2, 4).reshape(N, C * f * f, H, W).
+  ParallelFor(n * c, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)  // p = b * C + channel: input plane p, outputs p*f*f..
+      for (int64_t i = 0; i < f; ++i)
+        for (int64_t j = 0; j < f; ++j) {
+          float* dst = y + ((p * f + i) * f + j) * h * w;
+          const float* src = x + p * xs.h() * xs.w();
+          for (int64_t r = 0; r < h; ++r)
+            for (int64_t col = 0; col < w; ++col)
+              dst[r * w + col] = src[(r * f + i) * xs.w() + col * f + j];
+        }
   });
 }
 

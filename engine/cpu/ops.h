@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/shape.h"
+#include "graph/activation.h"
 
 namespace gpen::cpu {
 
@@ -42,17 +43,20 @@ void ConvTranspose2d(const float* x, const Shape& xs, const float* wt, int64_t c
 
 // op/upfirdn2d.py upfirdn2d_native: zero-insert `up`, pad (pad0, pad1) (negative
 // crops), convolve with the flipped kernel (kh, kw), keep every `down`-th sample.
-void Upfirdn2d(const float* x, const Shape& xs, const float* kernel, int64_t kh, int64_t kw,
-               int up, int down, int pad0, int pad1, float* y, const Shape& ys);
+void Upfirdn2d(const float* x, const Shape& xs, const float* kernel, int64_t kh, int64_t kw, int up,
+               int down, int pad0, int pad1, float* y, const Shape& ys);
 
-// op/fused_act.py fused_leaky_relu: sqrt(2) * leaky_relu(x + bias, 0.2) when act,
-// else x + bias. bias has C entries, multiplied by bias_scale (lr_mul).
-void BiasAct(const float* x, const Shape& xs, const float* bias, float bias_scale, bool act,
-             float* y);
+// act(x + bias * bias_scale): op/fused_act.py fused_leaky_relu(x, bias, 0.2, 2 ** 0.5) with
+// act = Activation::GpenLeakyRelu(), a conv bias followed by nn.LeakyReLU(0.2) or nn.ReLU
+// with others, the bias alone with Activation::None(). bias has C entries, multiplied by
+// bias_scale (lr_mul); null: act(x) alone. y may equal x.
+void BiasAct(const float* x, const Shape& xs, const float* bias, float bias_scale,
+             const Activation& act, float* y);
 
-// EqualLinear.forward: x (N, K) . (W (M, K) * scale)^T + bias * lr_mul, optional fused lrelu.
+// EqualLinear.forward: act(x (N, K) . (W (M, K) * scale)^T + bias * lr_mul); GPEN's
+// fused_lrelu is Activation::GpenLeakyRelu().
 void Linear(const float* x, int64_t n, int64_t k, const float* w, int64_t m, float scale,
-            const float* bias, float bias_scale, bool act, float* y);
+            const float* bias, float bias_scale, const Activation& act, float* y);
 
 // PixelNorm.forward: x * rsqrt(mean over C of x^2 + 1e-8); x (N, C).
 void PixelNorm(const float* x, int64_t n, int64_t c, float* y);
@@ -60,8 +64,8 @@ void PixelNorm(const float* x, int64_t n, int64_t c, float* y);
 // ModulatedConv2d demodulation: d[n, o] = rsqrt(sum_{i,k} (scale * W[o, i, k] * s[n, i])^2 + 1e-8).
 // wsq[o, i] = sum_k W[o, i, k]^2, from PrepareDemod.
 std::vector<double> PrepareDemod(const float* w, int64_t cout, int64_t cin, int64_t kk);
-void DemodCoef(const float* s, int64_t n, int64_t cin, const double* wsq, int64_t cout,
-               float scale, float* d);
+void DemodCoef(const float* s, int64_t n, int64_t cin, const double* wsq, int64_t cout, float scale,
+               float* d);
 
 // x[n, c, :, :] * s[n, c] (modulation of the input, demodulation of the output).
 void ScaleChannels(const float* x, const Shape& xs, const float* s, float* y);
@@ -88,8 +92,24 @@ void MaskWindow(const float* x, const Shape& xs, int64_t y0, int64_t x0, int64_t
 // A window of every plane: y = x[:, :, y0 : y0 + Ho, x0 : x0 + Wo].
 void Crop(const float* x, const Shape& xs, int64_t y0, int64_t x0, float* y, const Shape& ys);
 
-// ToRGB skip sum: y = a + b.
-void Add(const float* a, const float* b, int64_t n, float* y);
+// y = alpha * a + beta * b: GPEN's ToRGB skip sum (alpha = beta = 1, computed as a + b), and
+// basicsr rrdbnet_arch.py's scaled residuals `x5 * 0.2 + x` (ResidualDenseBlock) and
+// `out * 0.2 + x` (RRDB): alpha 0.2, beta 1. y may equal a or b.
+void Add(const float* a, const float* b, int64_t n, float alpha, float beta, float* y);
+
+// torch.cat(xs, dim=1): inputs[i] is (N, channels[i], H, W) with hw = H * W; y is
+// (N, sum of channels, H, W).
+void Concat(const std::vector<const float*>& inputs, const std::vector<int64_t>& channels,
+            int64_t n, int64_t hw, float* y);
+
+// F.interpolate(x, scale_factor=f, mode='nearest') (RRDBNet's upsampling): x (N, C, H, W),
+// y (N, C, H * f, W * f), y[n, c, h, w] = x[n, c, h / f, w / f].
+void UpsampleNearest(const float* x, const Shape& xs, int f, float* y);
+
+// F.pixel_unshuffle(x, f) (basicsr rrdbnet_arch.py pixel_unshuffle, RRDBNet at scale 1 and
+// 2): x (N, C, H * f, W * f) -> y (N, C * f * f, H, W), output channel c * f * f + i * f + j
+// holding x[n, c, h * f + i, w * f + j]. xs is x's shape.
+void PixelUnshuffle(const float* x, const Shape& xs, int f, float* y);
 
 // ConstantInput.forward: input.repeat(batch, 1, 1, 1).
 void ConstInput(const float* param, int64_t per_sample, int64_t batch, float* y);

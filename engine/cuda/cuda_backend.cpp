@@ -29,6 +29,7 @@
 #include "bias_act.cuh"
 #include "cast.cuh"
 #include "col2im.cuh"
+#include "concat.cuh"
 #include "const_input.cuh"
 #include "core/half.h"
 #include "crop.cuh"
@@ -42,9 +43,11 @@
 #include "mod_conv1x1.cuh"
 #include "noise_concat.cuh"
 #include "pixel_norm.cuh"
+#include "pixel_unshuffle.cuh"
 #include "scale_channels.cuh"
 #include "style_scatter.cuh"
 #include "upfirdn2d.cuh"
+#include "upsample_nearest.cuh"
 
 namespace gpen {
 
@@ -304,13 +307,13 @@ class CudaBackend final : public Backend {
   // A windowed node's window: static origin, untiled size, and the runtime
   // "tile_origin" input (its last input) when it has one.
   template <typename P>
-  void SetWindow(const Node& n, P* p) const {
-    p->y0 = n.win_y0;
-    p->x0 = n.win_x0;
-    p->full_h = n.full_h;
-    p->full_w = n.full_w;
-    p->origin = n.win_div > 0 ? static_cast<const float*>(Ptr(n.in.back())) : nullptr;
-    p->div = n.win_div;
+  void SetWindow(const Node& n, const WindowAttr& w, P* p) const {
+    p->y0 = w.y0;
+    p->x0 = w.x0;
+    p->full_h = w.full_h;
+    p->full_w = w.full_w;
+    p->origin = w.div > 0 ? static_cast<const float*>(Ptr(n.in.back())) : nullptr;
+    p->div = w.div;
   }
 
   // Stream, cuBLAS and cuDNN handles: each can fail for lack of memory.
@@ -449,9 +452,10 @@ class CudaBackend final : public Backend {
     r->fir.w = xs.w();
     r->fir.ho = ys.h();
     r->fir.wo = ys.w();
-    r->fir.up = n.up;
-    r->fir.down = n.down;
-    r->fir.pad0 = n.pad0;
+    const UpfirdnAttr& u = n.a<UpfirdnAttr>();
+    r->fir.up = u.up;
+    r->fir.down = u.down;
+    r->fir.pad0 = u.pad0;
     r->fir.kh = static_cast<int>(n.weight.shape[0]);
     r->fir.kw = static_cast<int>(n.weight.shape[1]);
     std::copy(w_.data(n.weight), w_.data(n.weight) + n.weight.numel(), r->fir.kernel);
@@ -494,8 +498,10 @@ class CudaBackend final : public Backend {
     } else {
       CUDNN_CHECK(cudnnSetFilter4dDescriptor(c.w.get(), dt, CUDNN_TENSOR_NCHW, I32(ys.c()),
                                              I32(xs.c()), k, k));
-      CUDNN_CHECK(cudnnSetConvolution2dDescriptor(c.conv.get(), n.pad, n.pad, n.stride, n.stride, 1,
-                                                  1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+      const ConvAttr& ca = n.a<ConvAttr>();
+      CUDNN_CHECK(cudnnSetConvolution2dDescriptor(c.conv.get(), ca.pad, ca.pad, ca.stride,
+                                                  ca.stride, 1, 1, CUDNN_CROSS_CORRELATION,
+                                                  CUDNN_DATA_FLOAT));
     }
     // The math types cuDNN may suggest: fp32 FMA only (CUDNN_DEFAULT_MATH would allow
     // TF32 on Ampere and later); fp16 tensor cores.
@@ -660,8 +666,9 @@ class CudaBackend final : public Backend {
     for (int64_t r0 = 0; r0 < ys.h(); r0 += band) {
       const int64_t rows = std::min(band, ys.h() - r0);
       const int64_t ncol = rows * ys.w();
+      const ConvAttr& ca = n.a<ConvAttr>();
       kernels::Im2colParams ip{xb,     ws,     Type(n.in[0]), xs.c(), xs.h(), xs.w(),
-                               ys.w(), I32(k), n.stride,      n.pad,  r0,     rows};
+                               ys.w(), I32(k), ca.stride,     ca.pad, r0,     rows};
       kernels::LaunchIm2col(ip, stream_.get());
       GPEN_CUBLAS_TRY(cublasGemmEx(cublas_.get(), CUBLAS_OP_N, CUBLAS_OP_N, I32(ncol), I32(ys.c()),
                                    I32(kdim), &alpha, ws, dt, I32(ncol), W(L.w), dt, I32(kdim),
@@ -768,11 +775,12 @@ class CudaBackend final : public Backend {
     const Shape& xs = g_.tensor(n.in[0]).shape;  // (N, C, H, W)
     kernels::NoiseConcatParams p{};
     p.x = Ptr(n.in[0]);
-    p.feat = n.has_feat ? Ptr(n.in[1]) : nullptr;
-    p.seed = n.seed;
-    SetWindow(n, &p);
+    const NoiseAttr& na = n.a<NoiseAttr>();
+    p.feat = na.has_feat ? Ptr(n.in[1]) : nullptr;
+    p.seed = na.seed;
+    SetWindow(n, na.window, &p);
     p.weight = L.noise_weight;
-    p.concat = n.concat;
+    p.concat = na.concat;
     p.y = Ptr(n.out);
     p.type = Type(n.out);
     p.n = xs.n();
@@ -791,7 +799,7 @@ class CudaBackend final : public Backend {
     p.planes = xs.n() * xs.c();
     p.h = xs.h();
     p.w = xs.w();
-    SetWindow(n, &p);
+    SetWindow(n, n.a<WindowAttr>(), &p);
     kernels::LaunchMaskWindow(p, stream_.get());
   }
 
@@ -800,11 +808,12 @@ class CudaBackend final : public Backend {
     kernels::DemodNoiseActParams p{};
     p.y = Ptr(n.in[0]);
     p.d = static_cast<const float*>(Ptr(n.in[1]));
-    p.feat = n.has_feat ? Ptr(n.in[2]) : nullptr;
-    p.seed = n.seed;
-    SetWindow(n, &p);
+    const NoiseAttr& na = n.a<NoiseAttr>();
+    p.feat = na.has_feat ? Ptr(n.in[2]) : nullptr;
+    p.seed = na.seed;
+    SetWindow(n, na.window, &p);
     p.noise_weight = L.noise_weight;
-    p.concat = n.concat;
+    p.concat = na.concat;
     p.bias = Wf(L.b);
     p.bias_scale = n.bias_scale;
     p.act = n.act;
@@ -815,6 +824,20 @@ class CudaBackend final : public Backend {
     p.hw = xs.h() * xs.w();
     p.w = xs.w();
     kernels::LaunchDemodNoiseAct(p, stream_.get());
+  }
+
+  // torch.cat along C: one kernel copies every input (cheap to record in a CUDA graph).
+  void RunConcat(const Node& n) {
+    const Shape& ys = g_.tensor(n.out).shape;  // (N, sum C_i, H, W)
+    std::vector<const void*> x;
+    std::vector<int64_t> c;
+    for (int t : n.in) {
+      GPEN_CHECK(Type(t) == Type(n.out));
+      x.push_back(Ptr(t));
+      c.push_back(g_.tensor(t).shape.c());
+    }
+    kernels::LaunchConcat(x.data(), c.data(), static_cast<int>(x.size()), Ptr(n.out), Type(n.out),
+                          ys.n(), ys.h() * ys.w(), stream_.get());
   }
 
   // One pass over the graph on stream_ (eager, or recorded by CaptureGraph).
@@ -881,14 +904,31 @@ class CudaBackend final : public Backend {
         break;
       case OpKind::kCrop:
         kernels::LaunchCrop({Ptr(n.in[0]), Ptr(n.out), Type(n.out), xs.n() * xs.c(), xs.h(), xs.w(),
-                             ys.h(), ys.w(), n.pad0, n.padx0},
+                             ys.h(), ys.w(), n.a<CropAttr>().y0, n.a<CropAttr>().x0},
                             s);
         break;
-      case OpKind::kAdd:
+      case OpKind::kAdd: {
+        const AddAttr& aa = n.a<AddAttr>();
+        GPEN_CHECK(Type(n.in[0]) == Type(n.out) && Type(n.in[1]) == Type(n.out));
         kernels::LaunchAdd(
-            {static_cast<const float*>(Ptr(n.in[0])), static_cast<const float*>(Ptr(n.in[1])),
-             static_cast<float*>(Ptr(n.out)), ys.numel()},
+            {Ptr(n.in[0]), Ptr(n.in[1]), Ptr(n.out), Type(n.out), aa.alpha, aa.beta, ys.numel()},
             s);
+        break;
+      }
+      case OpKind::kConcat:
+        RunConcat(n);
+        break;
+      case OpKind::kUpsampleNearest:
+        GPEN_CHECK(Type(n.in[0]) == Type(n.out));
+        kernels::LaunchUpsampleNearest({Ptr(n.in[0]), Ptr(n.out), Type(n.out), xs.n() * xs.c(),
+                                        xs.h(), xs.w(), n.a<ResampleAttr>().factor},
+                                       s);
+        break;
+      case OpKind::kPixelUnshuffle:
+        GPEN_CHECK(Type(n.in[0]) == Type(n.out));
+        kernels::LaunchPixelUnshuffle({Ptr(n.in[0]), Ptr(n.out), Type(n.out), xs.n() * xs.c(),
+                                       ys.h(), ys.w(), n.a<ResampleAttr>().factor},
+                                      s);
         break;
       case OpKind::kModConv1x1:
         kernels::LaunchModConv1x1(

@@ -64,11 +64,11 @@ Graph FuseGraph(const Graph& g) {
       const int next = single(n.out);
       // ToRGB: modulated 1x1 convolution.
       if (next >= 0 && nodes[next].kind == OpKind::kConv2d &&
-          nodes[next].weight.shape[nodes[next].weight.shape.rank() - 1] == 1) {
+          nodes[next].weight.shape[nodes[next].weight.shape.rank() - 1] == 1 &&
+          nodes[next].a<ConvAttr>().stride == 1 && nodes[next].a<ConvAttr>().pad == 0) {
         Node f = nodes[next];
         f.kind = OpKind::kModConv1x1;
         f.in = {mapped(n.in[0]), mapped(n.in[1])};
-        f.inplace = false;
         const TensorInfo& t = g.tensor(nodes[next].out);
         remap[nodes[next].out] = out.AddNode(f, t.shape, t.cls);
         skip[next] = true;
@@ -78,18 +78,19 @@ Graph FuseGraph(const Graph& g) {
       if (next >= 0 && nodes[next].kind == OpKind::kNoiseConcat && nodes[next].in[0] == n.out) {
         const int last = single(nodes[next].out);
         bool ready = true;  // every extra input of the chain already exists
-        for (size_t k = 1; k < nodes[next].in.size(); ++k) ready = ready && remap.count(nodes[next].in[k]);
+        for (size_t k = 1; k < nodes[next].in.size(); ++k)
+          ready = ready && remap.count(nodes[next].in[k]);
         if (last >= 0 && nodes[last].kind == OpKind::kBiasAct && ready) {
           const Node& nz = nodes[next];
           Node f = nz;
           f.kind = OpKind::kDemodNoiseAct;
           f.name = nz.name;
           f.in = {mapped(n.in[0]), mapped(n.in[1])};
-          for (size_t k = 1; k < nz.in.size(); ++k) f.in.push_back(mapped(nz.in[k]));  // feat, origin
+          for (size_t k = 1; k < nz.in.size(); ++k)
+            f.in.push_back(mapped(nz.in[k]));  // feat, origin
           f.bias = nodes[last].bias;
           f.bias_scale = nodes[last].bias_scale;
           f.act = nodes[last].act;
-          f.inplace = false;
           const TensorInfo& t = g.tensor(nodes[last].out);
           remap[nodes[last].out] = out.AddNode(f, t.shape, t.cls);
           skip[next] = skip[last] = true;

@@ -16,10 +16,18 @@ namespace gpen {
 
 namespace {
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-int64_t CeilDiv(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
-Span Hull(const Span& a, const Span& b) { return {std::min(a.lo, b.lo), std::max(a.hi, b.hi)}; }
-bool Inside(const Span& in, const Span& out) { return out.lo <= in.lo && in.hi <= out.hi; }
+int64_t FloorDiv(int64_t a, int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+int64_t CeilDiv(int64_t a, int64_t b) {
+  return -FloorDiv(-a, b);
+}
+Span Hull(const Span& a, const Span& b) {
+  return {std::min(a.lo, b.lo), std::max(a.hi, b.hi)};
+}
+bool Inside(const Span& in, const Span& out) {
+  return out.lo <= in.lo && in.hi <= out.hi;
+}
 
 class Builder {
  public:
@@ -69,9 +77,9 @@ class Builder {
     for (int64_t r = top; r > split; r /= 2) {
       NXP[r] = r == top ? W[r] : Hull(W[r], U[r]);
       NX[r] = {NXP[r].lo - 1, NXP[r].hi + 1};                          // 3x3, pad 1
-      const Span t{NX[r].lo - 1, NX[r].hi + 2};                          // blur, pad (1, 1)
-      U[r / 2] = {CeilDiv(t.lo - 2, 2), FloorDiv(t.hi - 1, 2) + 1};      // transposed, stride 2
-      W[r / 2] = {CeilDiv(W[r].lo - 2, 2), FloorDiv(W[r].hi, 2) + 1};    // upsample, pad (2, 1)
+      const Span t{NX[r].lo - 1, NX[r].hi + 2};                        // blur, pad (1, 1)
+      U[r / 2] = {CeilDiv(t.lo - 2, 2), FloorDiv(t.hi - 1, 2) + 1};    // transposed, stride 2
+      W[r / 2] = {CeilDiv(W[r].lo - 2, 2), FloorDiv(W[r].hi, 2) + 1};  // upsample, pad (2, 1)
     }
     TileGraph tg;
     auto input = [&](const std::string& name, Shape shape, TensorClass cls, Span win, int64_t res) {
@@ -88,8 +96,8 @@ class Builder {
     g_.AddInput(origin_);
     int x = input("tile_x", {n, a_.Channels(split) * mult, U[split].size(), U[split].size()},
                   TensorClass::kActivation, U[split], split);
-    int skip = input("tile_skip", {n, 3, W[split].size(), W[split].size()}, TensorClass::kAlwaysFp32,
-                     W[split], split);
+    int skip = input("tile_skip", {n, 3, W[split].size(), W[split].size()},
+                     TensorClass::kAlwaysFp32, W[split], split);
     for (int64_t r = split * 2; r <= top; r *= 2) {
       const int k = static_cast<int>(std::log2(static_cast<double>(r))) - 3;
       int feat = -1;
@@ -135,7 +143,8 @@ class Builder {
     pn.in = {latent_};
     latent_ = g_.AddNode(pn, g_.tensor(latent_).shape, TensorClass::kAlwaysFp32);
     for (size_t i = 0; i < w_.style.size(); ++i) {
-      latent_ = Linear(w_.style[i], latent_, "generator.style." + std::to_string(i + 1), OpKind::kLinear);
+      latent_ =
+          Linear(w_.style[i], latent_, "generator.style." + std::to_string(i + 1), OpKind::kLinear);
     }
     if (o_.expose_intermediates) {
       g_.Rename(latent_, "latent");
@@ -164,7 +173,8 @@ class Builder {
     for (size_t k = 0; k < w_.to_rgbs.size(); ++k) {
       const int64_t r = int64_t{4} << (k + 1);
       if (r > last) break;
-      out = StyledConv(w_.convs[2 * k], out, FeatAt(r), {0, r}, r, "generator.convs." + std::to_string(2 * k));
+      out = StyledConv(w_.convs[2 * k], out, FeatAt(r), {0, r}, r,
+                       "generator.convs." + std::to_string(2 * k));
       out = StyledConv(w_.convs[2 * k + 1], out, FeatAt(r), {0, r}, r,
                        "generator.convs." + std::to_string(2 * k + 1));
       *skip = ToRgb(w_.to_rgbs[k], out, *skip, {0, r}, r, "generator.to_rgbs." + std::to_string(k));
@@ -182,14 +192,16 @@ class Builder {
   int Crop(int t, const Span& need) {
     const Span have = win_.at(t);
     if (have == need) return t;
-    GPEN_CHECK_MSG(Inside(need, have), "window [" << need.lo << ", " << need.hi << ") is not inside ["
-                                                  << have.lo << ", " << have.hi << ")");
+    GPEN_CHECK_MSG(Inside(need, have), "window [" << need.lo << ", " << need.hi
+                                                  << ") is not inside [" << have.lo << ", "
+                                                  << have.hi << ")");
     const Shape s = g_.tensor(t).shape;
     Node c;
     c.kind = OpKind::kCrop;
     c.name = g_.tensor(t).name + ".crop";
     c.in = {t};
-    c.pad0 = c.padx0 = static_cast<int>(need.lo - have.lo);
+    const int off = static_cast<int>(need.lo - have.lo);
+    c.attr = CropAttr{off, off};
     return Add(c, {s.n(), s.c(), need.size(), need.size()}, g_.tensor(t).cls, need);
   }
 
@@ -200,16 +212,17 @@ class Builder {
     m.kind = OpKind::kMaskWindow;
     m.name = g_.tensor(t).name + ".mask";
     m.in = {t, origin_};
-    m.inplace = true;
-    SetWindow(&m, win_.at(t), res);
+    m.attr = WindowAttr{};
+    SetWindow(&m, &m.a<WindowAttr>(), win_.at(t), res);
     return Add(m, g_.tensor(t).shape, g_.tensor(t).cls, win_.at(t));
   }
 
-  void SetWindow(Node* n, const Span& win, int64_t res) const {
-    n->full_h = n->full_w = res;
+  // The window of node n (its WindowAttr `w`); tiled, the origin becomes n's last input.
+  void SetWindow(Node* n, WindowAttr* w, const Span& win, int64_t res) const {
+    w->full_h = w->full_w = res;
     if (tiled_) {
-      n->win_div = static_cast<int>(a_.out_size / res);
-      n->win_y0 = n->win_x0 = win.lo;
+      w->div = static_cast<int>(a_.out_size / res);
+      w->y0 = w->x0 = win.lo;
       n->in.push_back(origin_);
     }
   }
@@ -231,15 +244,16 @@ class Builder {
     c.in = {h};
     c.weight = e.weight;
     c.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(cin * k * k)));
-    c.stride = e.downsample ? 2 : 1;
-    c.pad = e.downsample ? 0 : static_cast<int>(k / 2);
-    const int64_t ho = (hs.h() + 2 * c.pad - k) / c.stride + 1;
-    const int64_t wo = (hs.w() + 2 * c.pad - k) / c.stride + 1;
+    const ConvAttr ca{e.downsample ? 2 : 1, e.downsample ? 0 : static_cast<int>(k / 2)};
+    c.attr = ca;
+    const int64_t ho = (hs.h() + 2 * ca.pad - k) / ca.stride + 1;
+    const int64_t wo = (hs.w() + 2 * ca.pad - k) / ca.stride + 1;
     const int y = Add(c, {xs.n(), cout, ho, wo}, TensorClass::kActivation, {0, ho});
-    return BiasAct(y, e.act_bias, 1.f, true, name + (e.downsample ? ".0.2" : ".0.1"));
+    return BiasAct(y, e.act_bias, 1.f, Activation::GpenLeakyRelu(),
+                   name + (e.downsample ? ".0.2" : ".0.1"));
   }
 
-  int BiasAct(int x, const Param& bias, float bias_scale, bool act, const std::string& name) {
+  int BiasAct(int x, const Param& bias, float bias_scale, Activation act, const std::string& name) {
     Node b;
     b.kind = OpKind::kBiasAct;
     b.name = name;
@@ -247,13 +261,13 @@ class Builder {
     b.bias = bias;
     b.bias_scale = bias_scale;
     b.act = act;
-    b.inplace = true;
     return Add(b, g_.tensor(x).shape, g_.tensor(x).cls, win_.at(x));
   }
 
   // upfirdn2d; the output window is the input window mapped through the same geometry
   // (output j holds absolute position up * in.lo + j for the pads GPEN uses).
-  int Upfirdn(int x, const Param& kernel, int up, int down, int pad0, int pad1, const std::string& name) {
+  int Upfirdn(int x, const Param& kernel, int up, int down, int pad0, int pad1,
+              const std::string& name) {
     const Shape s = g_.tensor(x).shape;
     const int64_t kh = kernel.shape[0], kw = kernel.shape[1];
     Node u;
@@ -261,10 +275,7 @@ class Builder {
     u.name = name;
     u.in = {x};
     u.weight = kernel;
-    u.up = up;
-    u.down = down;
-    u.pad0 = pad0;
-    u.pad1 = pad1;
+    u.attr = UpfirdnAttr{up, down, pad0, pad1};
     const int64_t ho = (s.h() * up + pad0 + pad1 - kh) / down + 1;
     const int64_t wo = (s.w() * up + pad0 + pad1 - kw) / down + 1;
     const Span in = win_.at(x);
@@ -284,7 +295,7 @@ class Builder {
     n.bias = l.bias;
     n.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(in)) * l.lr_mul);
     n.bias_scale = l.lr_mul;
-    n.act = l.activate;
+    n.act = l.activate ? Activation::GpenLeakyRelu() : Activation::None();
     return Add(n, {o_.batch, out}, TensorClass::kAlwaysFp32, {0, 1});
   }
 
@@ -293,14 +304,14 @@ class Builder {
     n.kind = OpKind::kScaleChannels;
     n.name = name;
     n.in = {x, s};
-    n.inplace = true;
     return Add(n, g_.tensor(x).shape, g_.tensor(x).cls, win_.at(x));
   }
 
   // StyledConv: ModulatedConv2d(demodulate) + NoiseInjection + FusedLeakyReLU, in the
   // shared-weight form: x * s, one convolution, then * demod. `need` is the output
   // window at resolution `res` (whole when untiled).
-  int StyledConv(const StyledConvW& w, int x, int feat, const Span& need, int64_t res, const std::string& name) {
+  int StyledConv(const StyledConvW& w, int x, int feat, const Span& need, int64_t res,
+                 const std::string& name) {
     const Shape xs = g_.tensor(x).shape;
     const Span xw = win_.at(x);
     const int64_t cout = w.weight.shape[1], cin = w.weight.shape[2], k = w.weight.shape[3];
@@ -323,13 +334,13 @@ class Builder {
     int y;
     if (w.upsample) {
       c.kind = OpKind::kConvTranspose2d;
-      c.stride = 2;
       const Span tw{2 * xw.lo, 2 * xw.hi + k - 2};  // output t = 2 * i + tap
       y = Add(c, {xs.n(), cout, tw.size(), tw.size()}, TensorClass::kActivation, tw);
       // Blur after the transposed convolution: p = (len(kernel) - 2) - (k - 1),
       // pad0 = (p + 1) / 2 + 1, pad1 = p / 2 + 1; output Y reads t in [Y - pad0, Y - pad0 + 4).
       const int p = static_cast<int>(a_.blur_kernel.size()) - 2 - (static_cast<int>(k) - 1);
-      const int pad0 = static_cast<int>(FloorDiv(p + 1, 2)) + 1, pad1 = static_cast<int>(FloorDiv(p, 2)) + 1;
+      const int pad0 = static_cast<int>(FloorDiv(p + 1, 2)) + 1,
+                pad1 = static_cast<int>(FloorDiv(p, 2)) + 1;
       const int64_t taps = static_cast<int64_t>(a_.blur_kernel.size());
       if (tiled_) {
         const Span t{need.lo - pad0, need.hi - pad0 + taps - 1};
@@ -339,9 +350,10 @@ class Builder {
       y = Upfirdn(y, w.blur_kernel, 1, 1, pad0, pad1, name + ".conv.blur");
     } else {
       c.kind = OpKind::kConv2d;
-      c.pad = static_cast<int>(k / 2);
+      const int pad = static_cast<int>(k / 2);
+      c.attr = ConvAttr{1, pad};
       y = Add(c, {xs.n(), cout, xs.h(), xs.w()}, TensorClass::kActivation, xw);
-      if (tiled_) GPEN_CHECK(Inside(need, {xw.lo + c.pad, xw.hi - c.pad}));
+      if (tiled_) GPEN_CHECK(Inside(need, {xw.lo + pad, xw.hi - pad}));
     }
     y = Crop(y, need);
     const int f = feat >= 0 ? Crop(feat, need) : -1;  // before the epilogue, which may be fused
@@ -351,27 +363,29 @@ class Builder {
     nz.kind = OpKind::kNoiseConcat;
     nz.name = name + ".noise";
     nz.in = {y};
+    NoiseAttr na;
+    na.concat = a_.isconcat;
     if (f >= 0) {
       GPEN_CHECK(g_.tensor(f).shape == ys);
       nz.in.push_back(f);
-      nz.has_feat = true;
+      na.has_feat = true;
     } else {
       // Seeded by the layer's name, so that tiled and untiled graphs draw the same noise.
       uint64_t h = 1469598103934665603ull;  // FNV-1a
       for (char ch : name) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-      nz.seed = o_.noise_seed ^ h;
+      na.seed = o_.noise_seed ^ h;
     }
-    SetWindow(&nz, need, res);
+    SetWindow(&nz, &na.window, need, res);
+    nz.attr = na;
     nz.weight = w.noise_weight;
-    nz.concat = a_.isconcat;
     const int64_t cz = a_.isconcat ? 2 * cout : cout;
-    nz.inplace = !a_.isconcat;
     const int z = Add(nz, {ys.n(), cz, ys.h(), ys.w()}, TensorClass::kActivation, need);
-    return Mask(BiasAct(z, w.act_bias, 1.f, true, name + ".activate"), res);
+    return Mask(BiasAct(z, w.act_bias, 1.f, Activation::GpenLeakyRelu(), name + ".activate"), res);
   }
 
   // ToRGB: modulated 1x1 conv (no demodulation) + bias + upsampled skip, on window `need`.
-  int ToRgb(const ToRgbW& w, int x_full, int skip, const Span& need, int64_t res, const std::string& name) {
+  int ToRgb(const ToRgbW& w, int x_full, int skip, const Span& need, int64_t res,
+            const std::string& name) {
     const int x = Crop(x_full, need);
     const Shape xs = g_.tensor(x).shape;
     const int64_t cin = w.weight.shape[2];
@@ -383,8 +397,9 @@ class Builder {
     c.in = {xm};
     c.weight = w.weight;
     c.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(cin)));
+    c.attr = ConvAttr{};
     int y = Add(c, {xs.n(), 3, xs.h(), xs.w()}, TensorClass::kAlwaysFp32, need);
-    y = BiasAct(y, w.bias, 1.f, false, name + ".bias");
+    y = BiasAct(y, w.bias, 1.f, Activation::None(), name + ".bias");
     if (skip >= 0) {
       // Upsample(kernel, factor 2): p = len(kernel) - 2; pad = ((p + 1) / 2 + 1, p / 2)
       const int p = static_cast<int>(a_.blur_kernel.size()) - 2;
@@ -396,7 +411,7 @@ class Builder {
       add.kind = OpKind::kAdd;
       add.name = name + ".skip";
       add.in = {y, su};
-      add.inplace = true;
+      add.attr = AddAttr{};
       y = Add(add, g_.tensor(y).shape, TensorClass::kAlwaysFp32, need);
     }
     return res < a_.out_size ? Mask(y, res) : y;
@@ -416,7 +431,8 @@ class Builder {
 }  // namespace
 
 bool TileSpecValid(const GpenArch& a, const TileSpec& s) {
-  if (s.split_res < 4 || s.split_res >= a.out_size || (s.split_res & (s.split_res - 1))) return false;
+  if (s.split_res < 4 || s.split_res >= a.out_size || (s.split_res & (s.split_res - 1)))
+    return false;
   const int64_t step = a.out_size / s.split_res;
   return s.tile >= step && s.tile <= a.out_size && s.tile % step == 0;
 }
@@ -431,7 +447,8 @@ Graph BuildGpenGlobalGraph(const GpenWeights& w, const GpenGraphOptions& opt, in
   return Builder(w, opt).BuildGlobal(split_res);
 }
 
-TileGraph BuildGpenTileGraph(const GpenWeights& w, const GpenGraphOptions& opt, const TileSpec& spec) {
+TileGraph BuildGpenTileGraph(const GpenWeights& w, const GpenGraphOptions& opt,
+                             const TileSpec& spec) {
   GPEN_CHECK(opt.batch >= 1);
   return Builder(w, opt).BuildTile(spec);
 }

@@ -19,18 +19,16 @@
 #include <string>
 
 #include "graph/graph.h"
+#include "graph/graph_options.h"
 #include "model/gpen_weights.h"
 
 namespace gpen {
 
-struct GpenGraphOptions {
-  int64_t batch = 1;
-  // Also expose "latent" and "ecd0".."ecdK" as outputs (tests); costs memory.
-  bool expose_intermediates = false;
-  // Seed of the N(0, 1) noise upstream draws for the generator levels above the
-  // encoder's resolution (FullGenerator_SR only).
-  uint64_t noise_seed = 0;
-};
+// The batch; expose_intermediates also exposes "latent" and "ecd0".."ecdK" as outputs
+// (tests; costs memory); noise_seed seeds the N(0, 1) noise upstream draws for the
+// generator levels above the encoder's resolution (FullGenerator_SR only). in_h/in_w
+// are ignored: GPEN's input is in_size.
+using GpenGraphOptions = GraphOptions;
 
 // Output "image": (N, 3, out_size, out_size) in upstream's [-1, 1] scale.
 Graph BuildGpenGraph(const GpenWeights& w, const GpenGraphOptions& opt);
@@ -42,10 +40,9 @@ struct Span {
   bool operator==(const Span& o) const { return lo == o.lo && hi == o.hi; }
 };
 
-struct TileSpec {
-  int64_t split_res = 0;  // R: the global graph ends after the generator stage at R
-  int64_t tile = 0;       // output tile edge at out_size; a multiple of out_size / R
-};
+// TileSpec (graph/graph_options.h) here: split_res = R, the global graph ends after the
+// generator stage at R; tile = the output tile edge at out_size, a multiple of
+// out_size / R.
 
 // The global graph: outputs "latent", "tile_x" (the generator activation at R),
 // "tile_skip" (the RGB skip at R) and "feat<r>" for every encoder feature above R.
@@ -60,7 +57,8 @@ struct TileGraph {
   std::map<std::string, Span> input_window;  // per input, the same along y and x
   std::map<std::string, int64_t> input_res;  // resolution of the tensor it is cut from
 };
-TileGraph BuildGpenTileGraph(const GpenWeights& w, const GpenGraphOptions& opt, const TileSpec& spec);
+TileGraph BuildGpenTileGraph(const GpenWeights& w, const GpenGraphOptions& opt,
+                             const TileSpec& spec);
 
 // Whether a tile spec fits an architecture: R a power of two in [4, out_size), the
 // tile a multiple of out_size / R and at most out_size.

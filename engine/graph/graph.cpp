@@ -7,25 +7,67 @@ namespace gpen {
 
 const char* OpName(OpKind k) {
   switch (k) {
-    case OpKind::kInput: return "input";
-    case OpKind::kConstInput: return "const_input";
-    case OpKind::kConv2d: return "conv2d";
-    case OpKind::kConvTranspose2d: return "conv_transpose2d";
-    case OpKind::kUpfirdn2d: return "upfirdn2d";
-    case OpKind::kBiasAct: return "bias_act";
-    case OpKind::kLinear: return "linear";
-    case OpKind::kPixelNorm: return "pixel_norm";
-    case OpKind::kModStyle: return "mod_style";
-    case OpKind::kDemodCoef: return "demod_coef";
-    case OpKind::kScaleChannels: return "scale_channels";
-    case OpKind::kNoiseConcat: return "noise_concat";
-    case OpKind::kAdd: return "add";
-    case OpKind::kModConv1x1: return "mod_conv1x1";
-    case OpKind::kDemodNoiseAct: return "demod_noise_act";
-    case OpKind::kCrop: return "crop";
-    case OpKind::kMaskWindow: return "mask_window";
+    case OpKind::kInput:
+      return "input";
+    case OpKind::kConstInput:
+      return "const_input";
+    case OpKind::kConv2d:
+      return "conv2d";
+    case OpKind::kConvTranspose2d:
+      return "conv_transpose2d";
+    case OpKind::kUpfirdn2d:
+      return "upfirdn2d";
+    case OpKind::kBiasAct:
+      return "bias_act";
+    case OpKind::kLinear:
+      return "linear";
+    case OpKind::kPixelNorm:
+      return "pixel_norm";
+    case OpKind::kModStyle:
+      return "mod_style";
+    case OpKind::kDemodCoef:
+      return "demod_coef";
+    case OpKind::kScaleChannels:
+      return "scale_channels";
+    case OpKind::kNoiseConcat:
+      return "noise_concat";
+    case OpKind::kAdd:
+      return "add";
+    case OpKind::kConcat:
+      return "concat";
+    case OpKind::kUpsampleNearest:
+      return "upsample_nearest";
+    case OpKind::kPixelUnshuffle:
+      return "pixel_unshuffle";
+    case OpKind::kModConv1x1:
+      return "mod_conv1x1";
+    case OpKind::kDemodNoiseAct:
+      return "demod_noise_act";
+    case OpKind::kCrop:
+      return "crop";
+    case OpKind::kMaskWindow:
+      return "mask_window";
   }
   return "?";
+}
+
+bool MayRunInPlace(const Node& n) {
+  switch (n.kind) {
+    // Element-wise in in[0]: output element i reads input element i only (the other
+    // inputs are per-channel vectors, a second operand, or the tile origin).
+    case OpKind::kBiasAct:
+    case OpKind::kAdd:
+    case OpKind::kScaleChannels:
+    case OpKind::kMaskWindow:
+      return true;
+    // Adding the noise is element-wise; concatenating it doubles the channels.
+    case OpKind::kNoiseConcat:
+      return !n.a<NoiseAttr>().concat;
+    // Everything else reads neighbours, rearranges, or changes the size; the fused ops
+    // are kept out of place as their chains' outputs were.
+    default:
+      return false;
+  }
 }
 
 int Graph::AddTensor(Shape shape, std::string name, TensorClass cls) {
@@ -89,6 +131,8 @@ double Graph::Flops() const {
       case OpKind::kModStyle:
         f += 2.0 * o.numel() * n.weight.shape[1];
         break;
+      // Element-wise and data movement: no multiply-accumulates counted (kAdd's scaled
+      // sum, kConcat, kUpsampleNearest, kPixelUnshuffle, activations, crops, masks).
       default:
         break;
     }
@@ -96,6 +140,9 @@ double Graph::Flops() const {
   return f;
 }
 
+// Every input read once and the output written once: exact for the copies (kConcat reads
+// each input once, kUpsampleNearest reads x once and writes f^2 times as much,
+// kPixelUnshuffle reads and writes the same count) and for the element-wise ops.
 double Graph::BytesMoved(size_t act_elem_bytes) const {
   auto bytes = [&](int t) {
     const size_t es = tensors_[t].cls == TensorClass::kAlwaysFp32 ? 4 : act_elem_bytes;

@@ -10,9 +10,12 @@
 
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "core/check.h"
 #include "core/shape.h"
+#include "graph/activation.h"
 #include "model/weights.h"
 
 namespace gpen {
@@ -20,22 +23,25 @@ namespace gpen {
 enum class OpKind {
   kInput,            // graph input, written by the caller
   kConstInput,       // param (1, C, h, w) repeated over the batch
-  kConv2d,           // EqualConv2d: weight (Cout, Cin, k, k) * scale, stride, zero pad
+  kConv2d,           // weight (Cout, Cin, k, k) * scale, ConvAttr stride and zero pad, no bias
   kConvTranspose2d,  // conv_transpose2d, stride 2, no pad, weight (Cout, Cin, k, k) * scale
-  kUpfirdn2d,        // upsample (zeros), pad (pad0 before, pad1 after), FIR, downsample
-  kBiasAct,          // x + bias[c] * bias_scale, then optionally sqrt(2) * leaky_relu(., 0.2)
-  kLinear,           // EqualLinear on the flattened input: (N, K) x (M, K)^T * scale + bias
+  kUpfirdn2d,        // UpfirdnAttr: upsample (zeros), pad, FIR, downsample
+  kBiasAct,          // act(x + bias[c] * bias_scale); bias may be absent (act only)
+  kLinear,           // EqualLinear on the flattened input: act((N, K) x (M, K)^T * scale + bias)
   kPixelNorm,        // x * rsqrt(mean_c(x^2) + 1e-8)
   kModStyle,         // alias of kLinear used for modulation styles (kept separate for fusion)
   kDemodCoef,        // d[n, o] = rsqrt(scale^2 * sum_i s[n, i]^2 * sum_k W[o, i, k]^2 + 1e-8)
   kScaleChannels,    // x[n, c, :, :] * s[n, c]
-  kNoiseConcat,      // cat(x, noise_weight * feat) along C (feat: a tensor or seeded N(0, 1))
-  kAdd,              // a + b
+  kNoiseConcat,      // NoiseAttr: cat(x, noise_weight * feat) along C, or x + noise_weight * feat
+  kAdd,              // AddAttr: alpha * a + beta * b (a residual add, scaled or not)
+  kConcat,           // cat(in[0], in[1], ...) along C; every input (N, Ci, H, W)
+  kUpsampleNearest,  // ResampleAttr: y[n, c, h, w] = x[n, c, h / f, w / f]
+  kPixelUnshuffle,   // ResampleAttr: (N, C, H*f, W*f) -> (N, C*f*f, H, W), torch's order
   // Fused ops, produced only by FuseGraph (graph/fuse.h); each equals a chain above.
-  kModConv1x1,       // ScaleChannels(x, s) -> Conv2d 1x1: the ToRGB convolution
-  kDemodNoiseAct,    // ScaleChannels(y, d) -> NoiseConcat -> BiasAct: the StyledConv epilogue
-  kCrop,             // y = x[:, :, pad0 : pad0 + Ho, padx0 : padx0 + Wo] (tiled generation)
-  kMaskWindow,       // zero what lies outside the untiled image (tiled generation, see below)
+  kModConv1x1,     // ScaleChannels(x, s) -> Conv2d 1x1: the ToRGB convolution
+  kDemodNoiseAct,  // ScaleChannels(y, d) -> NoiseConcat -> BiasAct: the StyledConv epilogue
+  kCrop,           // CropAttr: y = x[:, :, y0 : y0 + Ho, x0 : x0 + Wo]
+  kMaskWindow,     // WindowAttr: zero what lies outside the untiled image (tiled generation)
 };
 
 const char* OpName(OpKind k);
@@ -51,31 +57,71 @@ struct TensorInfo {
   bool is_output = false;
 };
 
+// Per-op attributes. A node carries the one its kind needs (Node::attr); what every
+// network shares (weight, bias, their scales, the activation) is in the node itself.
+struct ConvAttr {  // kConv2d
+  int stride = 1, pad = 0;
+};
+struct UpfirdnAttr {  // kUpfirdn2d: upstream upfirdn2d(up, down, pad=(pad0, pad1))
+  int up = 1, down = 1, pad0 = 0, pad1 = 0;
+};
+// Windows of tiled generation. A tile's tensors cover a window of the untiled tensor
+// (full_h x full_w) whose top-left corner is origin / div + (y0, x0), where `origin` is
+// the (1, 2) runtime input "tile_origin" (top-resolution pixels), passed as the node's
+// last input when div > 0. kMaskWindow zeroes positions outside [0, full_h) x [0,
+// full_w); seeded noise uses the absolute position. div == 0 and full_h == 0: untiled.
+struct WindowAttr {
+  int64_t y0 = 0, x0 = 0, full_h = 0, full_w = 0;
+  int div = 0;
+};
+// kNoiseConcat, kDemodNoiseAct (upstream NoiseInjection, isconcat).
+struct NoiseAttr {
+  bool concat = true;     // concatenate (isconcat) or add the noise
+  bool has_feat = false;  // an encoder feature input follows x; else seeded N(0, 1) noise
+  uint64_t seed = 0;
+  WindowAttr window;  // where seeded noise is drawn from, when tiled
+};
+struct CropAttr {  // kCrop
+  int y0 = 0, x0 = 0;
+};
+struct ResampleAttr {  // kUpsampleNearest, kPixelUnshuffle
+  int factor = 2;
+};
+struct AddAttr {  // kAdd: alpha * in[0] + beta * in[1]
+  float alpha = 1.f, beta = 1.f;
+};
+using OpAttr = std::variant<std::monostate, ConvAttr, UpfirdnAttr, WindowAttr, NoiseAttr, CropAttr,
+                            ResampleAttr, AddAttr>;
+
 struct Node {
   OpKind kind = OpKind::kInput;
-  std::string name;      // upstream module path, for messages and profiles
-  std::vector<int> in;   // tensor ids
-  int out = -1;          // tensor id
-  Param weight, bias;    // bound parameters (invalid when unused)
-  float scale = 1.f;       // weight scale (EqualConv/EqualLinear)
+  std::string name;        // upstream module path, for messages and profiles
+  std::vector<int> in;     // tensor ids
+  int out = -1;            // tensor id
+  Param weight, bias;      // bound parameters (invalid when unused)
+  float scale = 1.f;       // weight scale (EqualConv/EqualLinear; 1 for a plain conv)
   float bias_scale = 1.f;  // lr_mul on the bias
-  bool act = false;        // fused leaky ReLU x sqrt(2)
-  int stride = 1, pad = 0;
-  int up = 1, down = 1, pad0 = 0, pad1 = 0;  // upfirdn2d; kCrop: row offset in pad0
-  int padx0 = 0;         // kCrop: column offset
-  uint64_t seed = 0;     // kNoiseConcat without a feature tensor
-  // Windows of tiled generation. A tile's tensors cover a window of the untiled tensor
-  // (full_h x full_w) whose top-left corner is origin / win_div + (win_y0, win_x0),
-  // where `origin` is the (1, 2) runtime input "tile_origin" (top-resolution pixels),
-  // passed as the node's last input when win_div > 0. kMaskWindow zeroes positions
-  // outside [0, full_h) x [0, full_w); seeded noise uses the absolute position.
-  // win_div == 0 and full_h == 0: the tensor is untiled.
-  int64_t win_y0 = 0, win_x0 = 0, full_h = 0, full_w = 0;
-  int win_div = 0;
-  bool concat = true;    // kNoiseConcat: concatenate (isconcat) or add the noise
-  bool has_feat = false; // kNoiseConcat/kDemodNoiseAct: an encoder feature input follows x
-  bool inplace = false;  // output may reuse in[0]'s memory when in[0] dies here
+  Activation act;          // applied last (kBiasAct, kLinear, kDemodNoiseAct)
+  OpAttr attr;             // the attributes of `kind`
+
+  // The attributes of this node's kind; a programmer error (GPEN_CHECK) if absent.
+  template <typename T>
+  const T& a() const {
+    const T* p = std::get_if<T>(&attr);
+    GPEN_CHECK(p != nullptr);
+    return *p;
+  }
+  template <typename T>
+  T& a() {
+    T* p = std::get_if<T>(&attr);
+    GPEN_CHECK(p != nullptr);
+    return *p;
+  }
 };
+
+// Whether the node's output may reuse in[0]'s memory when in[0] dies there: decided by
+// the op kind (elementwise ops, an additive noise injection), never by a builder.
+bool MayRunInPlace(const Node& n);
 
 class Graph {
  public:

@@ -11,7 +11,9 @@ namespace gpen {
 
 namespace {
 
-int64_t AlignUp(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
+int64_t AlignUp(int64_t v, int64_t a) {
+  return (v + a - 1) / a * a;
+}
 
 // Free list of [offset, offset + size) blocks, merged on release.
 class FreeList {
@@ -99,7 +101,7 @@ MemoryPlan PlanMemory(const Graph& g, size_t act_elem_bytes, size_t alignment) {
   for (int i = 0; i < static_cast<int>(ns.size()); ++i) {
     const Node& n = ns[i];
     int donated = -1;
-    if (n.inplace && !n.in.empty()) {
+    if (MayRunInPlace(n) && !n.in.empty()) {
       const int src = n.in[0];
       const bool used_again =
           std::count(n.in.begin(), n.in.end(), src) > 1 || p.last_node[src] != i;
@@ -131,12 +133,13 @@ bool PlanIsValid(const Graph& g, const MemoryPlan& p) {
       const int a0 = p.first_node[a], a1 = std::max(p.last_node[a], a0);
       const int b0 = p.first_node[b], b1 = std::max(p.last_node[b], b0);
       if (a1 < b0 || b1 < a0) continue;  // lifetimes disjoint
-      const bool overlap = p.offset[a] < p.offset[b] + p.bytes[b] &&
-                           p.offset[b] < p.offset[a] + p.bytes[a];
+      const bool overlap =
+          p.offset[a] < p.offset[b] + p.bytes[b] && p.offset[b] < p.offset[a] + p.bytes[a];
       if (!overlap) continue;
       // Allowed only for in-place hand-over: b produced by the node where a dies.
-      const bool handover = (a1 == b0 && g.nodes()[b0].inplace && g.nodes()[b0].in[0] == a) ||
-                            (b1 == a0 && g.nodes()[a0].inplace && g.nodes()[a0].in[0] == b);
+      const bool handover =
+          (a1 == b0 && MayRunInPlace(g.nodes()[b0]) && g.nodes()[b0].in[0] == a) ||
+          (b1 == a0 && MayRunInPlace(g.nodes()[a0]) && g.nodes()[a0].in[0] == b);
       if (!handover) return false;
     }
   }

@@ -135,6 +135,8 @@ Param Binder::Add(const std::string& name, const Shape& shape, const TensorEntry
   } else {
     values.resize(static_cast<size_t>(shape.numel()));
     std::normal_distribution<float> normal(0.f, 1.f);
+    const int64_t fan_in = shape.rank() > 0 && shape[0] > 0 ? shape.numel() / shape[0] : 1;
+    const float conv_std = 0.1f * std::sqrt(2.f / static_cast<float>(std::max<int64_t>(1, fan_in)));
     for (float& v : values) {
       const float z = normal(rng_);
       switch (init) {
@@ -149,6 +151,9 @@ Param Binder::Add(const std::string& name, const Shape& shape, const TensorEntry
           break;
         case Init::kNoiseWeight:
           v = 0.1f * z;
+          break;
+        case Init::kConv:
+          v = conv_std * z;
           break;
       }
     }

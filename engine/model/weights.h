@@ -56,7 +56,10 @@ class WeightStore {
 };
 
 // How a tensor is drawn in random mode.
-enum class Init { kNormal, kBias, kModBias, kNoiseWeight };
+// kConv: a plain convolution's weight (Cout, Cin, k, k), He-normal scaled by 0.1 as
+// basicsr's default_init_weights(scale=0.1) draws RRDBNet's, so that a deep residual
+// network of random weights stays finite.
+enum class Init { kNormal, kBias, kModBias, kNoiseWeight, kConv };
 
 class Binder {
  public:

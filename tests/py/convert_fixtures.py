@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Test setup: convert every GPEN fixture checkpoint into OUT_DIR/<set>.safetensors.
+"""Test setup: convert every GPEN and RRDBNet fixture checkpoint into OUT_DIR/<set>.safetensors.
 
 Usage: convert_fixtures.py OUT_DIR [ROOT ...]
 
-Each ROOT holds gpen/<set>/model.pth; the first ROOT that has a set wins. Without
+Each ROOT holds gpen/<set>/model.pth and rrdb/<set>/model.pth; the first ROOT that
+has a set wins. Without
 ROOTs: the repository's tests/data, then ../shared/fixtures (see fixture_paths.py).
 A ROOT that does not exist is reported and skipped: tests/data alone (tiny64) is
 enough, so this succeeds without ../shared. Writes <set>.safetensors and
@@ -26,10 +27,10 @@ def main():
     out, roots = sys.argv[1], sys.argv[2:] or fixture_paths.roots()
     os.makedirs(out, exist_ok=True)
     done = set()
-    for root in roots:
-        gdir = os.path.join(root, "gpen")
+    for root, kind in ((r, k) for r in roots for k in ("gpen", "rrdb")):
+        gdir = os.path.join(root, kind)
         if not os.path.isdir(gdir):
-            print(f"no GPEN fixtures in {root} (skipped)")
+            print(f"no {kind} fixtures in {root} (skipped)")
             continue
         for name in sorted(os.listdir(gdir)):
             src = os.path.join(gdir, name, "model.pth")
@@ -39,9 +40,10 @@ def main():
             convert.convert(src, os.path.join(out, name + ".fp16.safetensors"), dtype="fp16", quiet=True)
             done.add(name)
             print(f"converted {name} from {gdir}")
-    if "tiny64" not in done:
-        print("tiny64 not found: it ships in tests/data/gpen and every model test needs it", file=sys.stderr)
-        return 1
+    for need in ("tiny64", "rrdb_x1_tiny", "rrdb_x2_tiny", "rrdb_x4_tiny"):
+        if need not in done:
+            print(f"{need} not found: it ships in tests/data and the model tests need it", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -9,10 +9,11 @@ write a well-formed model file) or raise one of its own errors (convert.USER_ERR
 with a one-line message; never another exception, never more than a time and memory
 bound per input. This script checks exactly that on mutated checkpoints.
 
-Inputs are checkpoint files. The seeds are tiny64's model.pth (tests/data) and
-synthetic small ones made here: the smallest valid GPEN in the zip and legacy formats,
-with shared storages, strided views, legacy views, fp16 and float64 storages, a
-wrapped {'g_ema', 'd'} checkpoint, and a few non-GPEN files. The mutator knows the
+Inputs are checkpoint files. The seeds are tiny64's model.pth and rrdb_x1_tiny's
+(tests/data) and synthetic small ones made here: the smallest valid GPEN in the zip and
+legacy formats, with shared storages, strided views, legacy views, fp16 and float64
+storages, a wrapped {'g_ema', 'd'} checkpoint, an RRDBNet wrapped in both
+{'params', 'params_ema'}, and a few other files. The mutator knows the
 structure: it rewrites the pickle opcode by opcode (integers to edge values, strings
 to other names and storage types, opcodes deleted, duplicated, inserted), damages
 storage bytes (NaN, Inf, huge values, truncation), and changes the zip (members
@@ -53,6 +54,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 TOOLS = os.path.join(ROOT, "tools")
 TINY64 = os.path.join(ROOT, "tests", "data", "gpen", "tiny64", "model.pth")
+RRDB_X1 = os.path.join(ROOT, "tests", "data", "rrdb", "rrdb_x1_tiny", "model.pth")
 MAX_LEN = 4 << 20
 
 
@@ -88,7 +90,8 @@ def check_one(convert, pth_reader, path, out):
 
 
 def engine_accepts(path):
-    """With GPEN_BIN set, the engine must load every file the converter wrote."""
+    """With GPEN_BIN set, the engine must load every file the converter wrote, of every
+    family (GPEN and RRDBNet)."""
     gpen = os.environ.get("GPEN_BIN")
     if not gpen:
         return
@@ -187,6 +190,16 @@ def write_seeds(folder):
                        p("plain.pth"))
     if os.path.isfile(TINY64):
         shutil.copy(TINY64, p("tiny64.pth"))
+    # RRDBNet: upstream's {'params_ema': sd} wrapper, and both wrappers at once.
+    if os.path.isfile(RRDB_X1):
+        shutil.copy(RRDB_X1, p("rrdb_x1.pth"))
+    import archs
+    hp = dict(scale=4, num_in_ch=3, num_out_ch=3, num_feat=2, num_block=1, num_grow_ch=1)
+    rrdb = collections.OrderedDict((k, np.full(s, 0.5, np.float32))
+                                   for k, s in archs.rrdbnet_table(hp).items())
+    wrap = lambda tag: collections.OrderedDict(  # noqa: E731
+        (k, torchlike.tensor(v, f"{tag}{i}")) for i, (k, v) in enumerate(rrdb.items()))
+    torchlike.save_zip({"params": wrap("p"), "params_ema": wrap("e")}, p("rrdb_both.pth"))
     return sorted(os.path.join(folder, n) for n in os.listdir(folder))
 
 
@@ -199,7 +212,9 @@ STRINGS = ["FloatStorage", "HalfStorage", "BFloat16Storage", "DoubleStorage", "L
            "BoolStorage", "ByteStorage", "storage", "cpu", "0", "1", "", "system", "os", "eval",
            "builtins", "torch", "torch._utils", "collections", "OrderedDict", "_rebuild_tensor",
            "_rebuild_parameter", "g_ema", "module.generator.style.1.weight",
-           "generator.style.1.weight", "ecd1.0.0.kernel", "a" * 300, "x\n\x1b[31m"]
+           "generator.style.1.weight", "ecd1.0.0.kernel", "a" * 300, "x\n\x1b[31m",
+           "params_ema", "params", "conv_first.weight", "body.0.rdb1.conv1.weight",
+           "body.1.rdb1.conv1.weight", "conv_last.weight"]
 INSERTS = [b"(", b"0", b"1", b"2", b"}", b"]", b")", b"t", b"s", b"u", b"a", b"e", b"N",
            b"\x88", b"R", b"b", b"Q", b".", b"\x94", b"h\x00", b"h\x01", b"j\x05\x00\x00\x00",
            b"\x85", b"\x86", b"\x87", b"\x8f", b"\x90", b"\x91", b"\x81", b"c__builtin__\neval\n",

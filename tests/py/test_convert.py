@@ -125,10 +125,18 @@ class FixtureConversion(unittest.TestCase):
         self.assertTrue(all(v.dtype == np.int64 for k, v in t.items() if k.endswith("num_batches_tracked")))
 
     def test_wrapped_rrdb_checkpoint(self):
-        tree, t = load_checkpoint(fixture(self, "rrdb", "rrdb_x1_tiny", "model.pth"))
+        """{'params_ema': sd} unwraps without --key and converts as RRDBNet (the full
+        checks are in test_convert_rrdb.py)."""
+        src = fixture(self, "rrdb", "rrdb_x1_tiny", "model.pth")
+        tree, t = load_checkpoint(src)
         self.assertIn("params_ema", tree)
-        inner = convert.unwrap(tree, t, None, "x")
+        inner, used = convert.choose_state_dict(tree, t, None, "x")
+        self.assertEqual(used, "params_ema")
         self.assertIn("conv_first.weight", inner)
+        self.assertEqual(set(convert.unwrap(tree, t, None, "x")), set(inner))
+        with tempfile.TemporaryDirectory() as td:
+            hp = convert.convert(src, os.path.join(td, "m.safetensors"), quiet=True)
+        self.assertEqual(hp["family"], "rrdbnet")
 
 
 class Layouts(unittest.TestCase):

@@ -10,33 +10,45 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "backend.h"
 #include "graph/gpen_graph.h"
 #include "model/gpen_weights.h"
+#include "net/network.h"
 
 namespace gpen {
 
-class TiledGpenSession {
+class TiledGpenSession : public ItemRunner {
  public:
-  static Result<std::unique_ptr<TiledGpenSession>> Create(std::shared_ptr<const GpenWeights> weights,
-                                                          const GpenGraphOptions& graph_options,
-                                                          const TileSpec& spec, Device device,
-                                                          const BackendOptions& backend_options);
+  static Result<std::unique_ptr<TiledGpenSession>> Create(
+      std::shared_ptr<const GpenWeights> weights, const GpenGraphOptions& graph_options,
+      const TileSpec& spec, Device device, const BackendOptions& backend_options);
   // in: (N, 3, in_size, in_size) in [-1, 1]; out: (N, 3, out_size, out_size).
-  Status Run(const float* in, float* out);
+  Status Run(const float* in, float* out) override;
+  int64_t batch() const override;
 
   int64_t tiles_per_face() const;
   const Backend& global_backend() const { return *global_; }
   const Backend& tile_backend() const { return *tile_; }
 
  private:
-  Status ReadAll(const std::string& name, std::vector<float>* out, Shape* shape);
+  // A global output cut into windows for the tile graph's input `tile_input`.
+  struct Source {
+    int global_output = -1, tile_input = -1;
+    Span win;
+    int64_t res = 0;
+  };
+  Status ReadAll(int tensor, std::vector<float>* out, Shape* shape);
   std::shared_ptr<const GpenWeights> weights_;
   TileSpec spec_;
   Graph global_graph_;
   TileGraph tile_graph_;
   std::unique_ptr<Backend> global_, tile_;
+  // Tensor ids, found once at creation.
+  std::vector<Source> sources_;
+  int latent_out_ = -1, latent_in_ = -1, origin_in_ = -1, image_out_ = -1;
 };
 
 // The tile origins along one axis of an out_size image (multiples of the step).

@@ -1,5 +1,5 @@
 // TiledGpenSession: global pass, host-side windowing, one tile pass per tile.
-#include "tiled.h"
+#include "net/gpen_tiled.h"
 
 #include <algorithm>
 #include <cstring>
@@ -20,8 +20,8 @@ Result<std::unique_ptr<TiledGpenSession>> TiledGpenSession::Create(
     const TileSpec& spec, Device device, const BackendOptions& backend_options) {
   if (!TileSpecValid(weights->arch, spec)) {
     return InvalidArgument("tile " + std::to_string(spec.tile) + " from resolution " +
-                           std::to_string(spec.split_res) + " is not valid for " +
-                           weights->arch.ToString(),
+                               std::to_string(spec.split_res) + " is not valid for " +
+                               weights->arch.ToString(),
                            "the tile must be a multiple of out_size / split resolution");
   }
   auto s = std::unique_ptr<TiledGpenSession>(new TiledGpenSession());
@@ -29,9 +29,31 @@ Result<std::unique_ptr<TiledGpenSession>> TiledGpenSession::Create(
   s->spec_ = spec;
   s->global_graph_ = BuildGpenGlobalGraph(*s->weights_, graph_options, spec.split_res);
   s->tile_graph_ = BuildGpenTileGraph(*s->weights_, graph_options, spec);
-  GPEN_ASSIGN_OR_RETURN(s->global_, CreateBackend(device, s->global_graph_, s->weights_->store, backend_options));
-  GPEN_ASSIGN_OR_RETURN(s->tile_, CreateBackend(device, s->tile_graph_.graph, s->weights_->store, backend_options));
+  GPEN_ASSIGN_OR_RETURN(
+      s->global_, CreateBackend(device, s->global_graph_, s->weights_->store, backend_options));
+  GPEN_ASSIGN_OR_RETURN(
+      s->tile_, CreateBackend(device, s->tile_graph_.graph, s->weights_->store, backend_options));
+  const Graph& gg = s->global_->graph();
+  const Graph& tg = s->tile_->graph();
+  for (const auto& [name, win] : s->tile_graph_.input_window) {
+    Source src;
+    src.global_output = gg.FindOutput(name);
+    src.tile_input = tg.FindInput(name);
+    GPEN_CHECK_MSG(src.global_output >= 0 && src.tile_input >= 0, "tiled GPEN input " << name);
+    src.win = win;
+    src.res = s->tile_graph_.input_res.at(name);
+    s->sources_.push_back(src);
+  }
+  s->latent_out_ = gg.FindOutput("latent");
+  s->latent_in_ = tg.FindInput("latent");
+  s->origin_in_ = tg.FindInput("tile_origin");
+  s->image_out_ = tg.FindOutput("image");
+  GPEN_CHECK(s->latent_out_ >= 0 && s->latent_in_ >= 0 && s->origin_in_ >= 0 && s->image_out_ >= 0);
   return s;
+}
+
+int64_t TiledGpenSession::batch() const {
+  return global_->graph().tensor(global_->graph().input()).shape.n();
 }
 
 int64_t TiledGpenSession::tiles_per_face() const {
@@ -39,10 +61,8 @@ int64_t TiledGpenSession::tiles_per_face() const {
   return n * n;
 }
 
-Status TiledGpenSession::ReadAll(const std::string& name, std::vector<float>* out, Shape* shape) {
+Status TiledGpenSession::ReadAll(int t, std::vector<float>* out, Shape* shape) {
   const Graph& g = global_->graph();
-  const int t = g.FindOutput(name);
-  GPEN_CHECK_MSG(t >= 0, "global graph has no output " << name);
   *shape = g.tensor(t).shape;
   out->resize(static_cast<size_t>(shape->numel()));
   return global_->ReadOutput(t, out->data(), shape->numel());
@@ -53,42 +73,33 @@ Status TiledGpenSession::Run(const float* in, float* out) {
   GPEN_TRY(global_->SetInput(in, global_->graph().tensor(global_->graph().input()).shape.numel()));
   GPEN_TRY(global_->Run());
   const Graph& tg = tile_->graph();
-  struct Source {
-    int tensor;
+  struct Loaded {
     std::vector<float> data;
     Shape shape;
-    Span win;
-    int64_t res;
   };
-  std::vector<Source> sources;
-  for (const auto& [name, win] : tile_graph_.input_window) {
-    Source src;
-    src.tensor = tg.FindInput(name);
-    GPEN_CHECK(src.tensor >= 0);
-    GPEN_TRY(ReadAll(name, &src.data, &src.shape));
-    src.win = win;
-    src.res = tile_graph_.input_res.at(name);
-    sources.push_back(std::move(src));
-  }
+  std::vector<Loaded> loaded(sources_.size());
+  for (size_t i = 0; i < sources_.size(); ++i)
+    GPEN_TRY(ReadAll(sources_[i].global_output, &loaded[i].data, &loaded[i].shape));
   {
     std::vector<float> latent;
     Shape ls;
-    GPEN_TRY(ReadAll("latent", &latent, &ls));
-    GPEN_TRY(tile_->SetTensor(tg.FindInput("latent"), latent.data(), ls.numel()));
+    GPEN_TRY(ReadAll(latent_out_, &latent, &ls));
+    GPEN_TRY(tile_->SetTensor(latent_in_, latent.data(), ls.numel()));
   }
-  const int image = tg.FindOutput("image");
-  const int origin = tg.FindInput("tile_origin");
+  const int image = image_out_;
   const int64_t n = tg.tensor(image).shape.n();
   std::vector<float> tile_out(static_cast<size_t>(tg.tensor(image).shape.numel())), window;
   const std::vector<int64_t> origins = TileOrigins(top, T);
   for (int64_t oy : origins) {
     for (int64_t ox : origins) {
       const float o[2] = {static_cast<float>(oy), static_cast<float>(ox)};
-      GPEN_TRY(tile_->SetTensor(origin, o, 2));
-      for (const Source& src : sources) {
+      GPEN_TRY(tile_->SetTensor(origin_in_, o, 2));
+      for (size_t i = 0; i < sources_.size(); ++i) {
+        const Source& src = sources_[i];
+        const Loaded& data = loaded[i];
         // The window of this tile, shifted to the tile's origin at the source's resolution.
         const int64_t sy = oy * src.res / top + src.win.lo, sx = ox * src.res / top + src.win.lo;
-        const int64_t c = src.shape.c(), r = src.shape.h(), ws = src.win.size();
+        const int64_t c = data.shape.c(), r = data.shape.h(), ws = src.win.size();
         window.assign(static_cast<size_t>(n * c * ws * ws), 0.f);
         for (int64_t p = 0; p < n * c; ++p) {
           for (int64_t y = 0; y < ws; ++y) {
@@ -96,12 +107,13 @@ Status TiledGpenSession::Run(const float* in, float* out) {
             if (yy < 0 || yy >= r) continue;
             const int64_t x0 = std::max<int64_t>(0, -sx), x1 = std::min<int64_t>(ws, r - sx);
             if (x1 > x0) {
-              std::memcpy(&window[(p * ws + y) * ws + x0], &src.data[(p * r + yy) * r + sx + x0],
+              std::memcpy(&window[(p * ws + y) * ws + x0], &data.data[(p * r + yy) * r + sx + x0],
                           sizeof(float) * static_cast<size_t>(x1 - x0));
             }
           }
         }
-        GPEN_TRY(tile_->SetTensor(src.tensor, window.data(), static_cast<int64_t>(window.size())));
+        GPEN_TRY(
+            tile_->SetTensor(src.tile_input, window.data(), static_cast<int64_t>(window.size())));
       }
       GPEN_TRY(tile_->Run());
       GPEN_TRY(tile_->ReadOutput(image, tile_out.data(), static_cast<int64_t>(tile_out.size())));

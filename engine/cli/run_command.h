@@ -1,0 +1,27 @@
+// What `gpen enhance` and `gpen upscale` share: the flags of a run over files, their
+// parsing, and the run itself (PlanJobs, the model, RunPipeline, the summary line).
+#pragma once
+
+#include <string>
+
+#include "cli/args.h"
+#include "core/status.h"
+
+namespace gpen::cli {
+
+struct RunCommand {
+  std::string name;         // "enhance"
+  std::string usage;        // the usage line
+  std::string family;       // the model family the command runs ("gpen")
+  std::string family_hint;  // what to do when the model is of another family
+  bool noise_seed = false;  // the command takes --seed
+};
+
+// Declares -m, -i, -o, --device, --precision, --batch, --vram-budget, --threads,
+// --max-pixels (and --seed) on `a`.
+void AddRunFlags(const RunCommand& c, Args& a);
+// Parses the flags, plans the jobs, loads the model (which must be of c.family) and
+// runs it; sets *failed to the images that could not be processed.
+Status RunFiles(const RunCommand& c, const Args& a, int* failed);
+
+}  // namespace gpen::cli

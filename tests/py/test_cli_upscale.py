@@ -1,0 +1,153 @@
+"""CLI tests of `gpen upscale` (RRDBNet): the fixture images through the whole command,
+families kept apart, folders, odd sizes and alpha.
+
+Needs GPEN_BIN and GPEN_TEST_MODELS_DIR (ctest sets both); the rrdb sets ship in
+tests/data. The fixture outputs are upstream's float64 result clipped and rounded to 8
+bits; ours, computed in float32 (relative L2 about 1e-7 before rounding), must give the
+same PNG except where a value lies within float rounding of a .5 level: at most 1 level
+on at most 0.1% of values.
+"""
+
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixture_paths  # noqa: E402
+
+BIN = os.environ.get("GPEN_BIN", "build/gpen")
+MODELS = os.environ.get("GPEN_TEST_MODELS_DIR", "build/test_models")
+
+
+def gpen(*args):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=600)
+
+
+def read_png(path):
+    """(width, height, channels, bytes) of an 8-bit PNG (filters undone)."""
+    with open(path, "rb") as f:
+        d = f.read()
+    i, idat = 8, b""
+    while i < len(d):
+        n = struct.unpack(">I", d[i:i + 4])[0]
+        tag, body = d[i + 4:i + 8], d[i + 8:i + 8 + n]
+        if tag == b"IHDR":
+            w, h, depth, color = struct.unpack(">IIBB", body[:10])
+            assert depth == 8, depth
+        elif tag == b"IDAT":
+            idat += body
+        i += 12 + n
+    ch = {0: 1, 2: 3, 4: 2, 6: 4}[color]
+    raw, stride, out, prev = zlib.decompress(idat), w * ch, bytearray(), bytearray(w * ch)
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for x in range(stride):
+            a = line[x - ch] if x >= ch else 0
+            b, c = prev[x], (prev[x - ch] if x >= ch else 0)
+            if f == 1:
+                line[x] = (line[x] + a) & 255
+            elif f == 2:
+                line[x] = (line[x] + b) & 255
+            elif f == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        out += line
+        prev = line
+    return w, h, ch, bytes(out)
+
+
+def write_png(path, w, h, ch, pixel):
+    color = {3: 2, 4: 6}[ch]
+    rows = b"".join(b"\0" + b"".join(bytes(pixel(x, y)) for x in range(w)) for y in range(h))
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)) +
+                chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+class Upscale(unittest.TestCase):
+    def setUp(self):
+        self.td = tempfile.TemporaryDirectory()
+        self.dir = self.td.name
+
+    def tearDown(self):
+        self.td.cleanup()
+
+    def test_fixture_images_match_upstream(self):
+        for s in ("x1", "x2", "x4"):
+            name = "rrdb_%s_tiny" % s
+            src = fixture_paths.fixture_dir("rrdb", name)
+            self.assertIsNotNone(src, name)
+            out = os.path.join(self.dir, s + ".png")
+            r = gpen("upscale", "-m", os.path.join(MODELS, name + ".safetensors"), "-i",
+                     os.path.join(src, "input.png"), "-o", out, "--device", "cpu")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got, want = read_png(out), read_png(os.path.join(src, "output.png"))
+            self.assertEqual(got[:3], want[:3], name)
+            diff = [abs(a - b) for a, b in zip(got[3], want[3])]
+            self.assertLessEqual(max(diff), 1, name)
+            self.assertLessEqual(sum(d > 0 for d in diff), len(diff) // 1000, name)
+
+    def test_families_are_kept_apart(self):
+        img = os.path.join(fixture_paths.fixture_dir("rrdb", "rrdb_x2_tiny"), "input.png")
+        r = gpen("upscale", "-m", os.path.join(MODELS, "tiny64.safetensors"), "-i", img, "-o",
+                 os.path.join(self.dir, "o.png"))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("is a gpen model", r.stderr)
+        self.assertIn("hint: ", r.stderr)
+        r = gpen("enhance", "-m", os.path.join(MODELS, "rrdb_x2_tiny.safetensors"), "-i", img, "-o",
+                 os.path.join(self.dir, "o.png"), "--aligned")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("is a rrdbnet model", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "o.png")))
+
+    def test_folder_of_odd_sizes_with_alpha(self):
+        src, dst = os.path.join(self.dir, "in"), os.path.join(self.dir, "out")
+        os.mkdir(src)
+        sizes = [(13, 7), (13, 7), (9, 22), (1, 1)]  # two of one size batch together
+        for i, (w, h) in enumerate(sizes):
+            write_png(os.path.join(src, "i%d.png" % i), w, h, 4,
+                      lambda x, y: ((x * 37) % 256, (y * 53) % 256, 90, 255 - x))
+        with open(os.path.join(src, "bad.png"), "wb") as f:
+            f.write(b"not a png")
+        r = gpen("upscale", "-m", os.path.join(MODELS, "rrdb_x1_tiny.safetensors"), "-i", src, "-o",
+                 dst, "--device", "cpu")
+        self.assertEqual(r.returncode, 2, r.stderr)  # bad.png was skipped
+        self.assertIn("bad.png", r.stderr)
+        for i, (w, h) in enumerate(sizes):
+            got = read_png(os.path.join(dst, "i%d.png" % i))
+            self.assertEqual(got[:3], (w, h, 4))  # x1 keeps the size, alpha kept
+            alpha = got[3][3::4]
+            self.assertEqual(alpha[0], 255)  # column 0 of the input alpha
+        self.assertFalse(os.path.exists(os.path.join(dst, "bad.png")))
+
+    def test_info_and_bench_know_rrdbnet(self):
+        r = gpen("info", os.path.join(MODELS, "rrdb_x4_tiny.safetensors"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("family        rrdbnet", r.stdout)
+        self.assertIn("RRDBNet x4 (16 features, 2 blocks, growth 8", r.stdout)
+        r = gpen("bench", "--arch", "rrdb-tiny", "--device", "cpu", "--size", "24x16", "--iters", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("ms per input megapixel", r.stdout)
+        self.assertIn("RESULT impl=gpen net=rrdbnet", r.stdout)
+        r = gpen("plan", "--arch", "realesrgan-x4plus", "--device", "cuda", "--vram-budget", "8G",
+                 "--size", "320x240", "--faces", "5")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("for 5 images", r.stdout)
+        r = gpen("bench", "--arch", "rrdb-tiny", "--size", "24x")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--size '24x' is not WIDTHxHEIGHT", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
