@@ -94,7 +94,8 @@ int64_t GemmPackBytes(const Graph& g) {
 
 std::vector<MemoryLine> PlanLines(const Network& net, const IoSpec& io, const BackendOptions& bo,
                                   Device d, int64_t batch, const TileSpec* tile, bool count_context,
-                                  int64_t image_batches, int64_t decode_bytes) {
+                                  int64_t image_batches, int64_t decode_bytes,
+                                  const std::vector<MemoryLine>& host_lines) {
   const GraphOptions go = net.OptionsFor(io, batch);
   std::vector<Graph> graphs;
   int64_t host_staging = 0;
@@ -134,6 +135,7 @@ std::vector<MemoryLine> PlanLines(const Network& net, const IoSpec& io, const Ba
                               : std::string("image buffers"),
                      sets * batch * (io.in_numel() + io.out_numel()) * 4 + host_staging});
     if (decode_bytes > 0) lines.push_back({"decoding the largest input image", decode_bytes});
+    lines.insert(lines.end(), host_lines.begin(), host_lines.end());
     const int blas = BlasThreadsFor(bo.threads);
     const int64_t per_thread = std::min(kBlasBufferBytes, gemm_pack + kBlasPackSlack);
     lines.push_back({"OpenBLAS packing (" + std::to_string(blas) + " thread" +
@@ -196,7 +198,7 @@ Result<RunPlan> ChooseRunPlan(const Network& net, const IoSpec& io, const PlanRe
   const bool count_context = req.device == Device::kCuda && user_budget;
   auto lines_for = [&](int64_t b, const TileSpec* t) {
     return PlanLines(net, io, bo, req.device, b, t, count_context, req.image_batches,
-                     req.decode_bytes);
+                     req.decode_bytes, req.host_lines);
   };
 
   const int64_t cap = req.device == Device::kCuda ? kMaxBatchCuda : kMaxBatchCpu;

@@ -52,6 +52,11 @@ inline constexpr int64_t kCpuThreadEstimate = int64_t{64} << 10;
 // After an allocation failed, the next plan gets this share of what the failed one used.
 inline constexpr double kReplanFraction = 0.7;
 
+struct MemoryLine {
+  std::string what;
+  int64_t bytes = 0;
+};
+
 struct PlanRequest {
   Device device = Device::kCpu;
   Precision precision = Precision::kFp32;
@@ -73,11 +78,9 @@ struct PlanRequest {
   // CPU: the most memory decoding one input image holds (ImageInfo::peak_bytes of the
   // largest input; 0 when the caller decodes nothing).
   int64_t decode_bytes = 0;
-};
-
-struct MemoryLine {
-  std::string what;
-  int64_t bytes = 0;
+  // CPU: more host memory the caller holds during the run (a tiled image's input,
+  // output and blend bands), each a line of the plan.
+  std::vector<MemoryLine> host_lines;
 };
 
 struct RunPlan {
@@ -108,7 +111,8 @@ struct RunPlan {
 // the CPU, o.threads sizes the OpenBLAS and process lines (after the image buffers).
 std::vector<MemoryLine> PlanLines(const Network& net, const IoSpec& io, const BackendOptions& o,
                                   Device d, int64_t batch, const TileSpec* tile, bool count_context,
-                                  int64_t image_batches = 1, int64_t decode_bytes = 0);
+                                  int64_t image_batches = 1, int64_t decode_bytes = 0,
+                                  const std::vector<MemoryLine>& host_lines = {});
 
 // The process line of a CPU plan without its threads: the larger of kCpuProcessEstimate
 // and what was resident when main() began plus kCpuProcessHeadroom.

@@ -5,6 +5,11 @@
 // the end (issue 9) build hostile files in memory, one class of attack each: zero
 // sizes, formats not compiled in, JPEG Huffman overflows, decompression bombs,
 // truncated files, stale error text, FIFOs.
+// The "image users" cases after them cover photos as users have them: 1-pixel-wide
+// images, empty and cut files, huge headers, CMYK/YCCK JPEGs, 16-bit and gray+alpha
+// PNGs, and EXIF orientation; they build their files in memory too (a flat-block JPEG
+// encoder for 4-component files, which stb_image_write cannot write), except the
+// Pillow-written CMYK JPEG in tests/data/images.
 #include <dirent.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -13,16 +18,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 #include <memory>
 
 #include "core/check.h"
 #include "fixtures.h"
 #include "graph/gpen_graph.h"
+#include "image/exif.h"
 #include "image/image.h"
 #include "net_helpers.h"
 #include "session.h"
@@ -586,4 +595,536 @@ TEST_CASE("image fuzz corpus: every seed decodes") {
   }
   closedir(d);
   CHECK(n >= 8);
+}
+
+// ---- Images as users have them: tiny sizes, cut files, huge headers, CMYK, 16-bit,
+// gray+alpha, EXIF orientation. ----
+
+namespace {
+
+// A zlib stream of stored (uncompressed) blocks: PNGs with exactly the samples given.
+Bytes ZlibStored(const Bytes& raw) {
+  Bytes z = {0x78, 0x01};
+  size_t at = 0;
+  do {
+    const size_t n = std::min<size_t>(65535, raw.size() - at);
+    z.push_back(at + n == raw.size() ? 1 : 0);  // final block?
+    Put16le(&z, static_cast<uint32_t>(n));
+    Put16le(&z, static_cast<uint32_t>(~n & 0xFFFF));
+    z.insert(z.end(), raw.begin() + static_cast<int64_t>(at),
+             raw.begin() + static_cast<int64_t>(at + n));
+    at += n;
+  } while (at < raw.size());
+  uint32_t a = 1, b = 0;
+  for (uint8_t v : raw) {
+    a = (a + v) % 65521;
+    b = (b + a) % 65521;
+  }
+  Put32be(&z, b << 16 | a);
+  return z;
+}
+
+// A PNG of 8- or 16-bit samples, colour type 0 (gray), 2 (RGB), 4 (gray+alpha) or 6
+// (RGBA); `samples` are interleaved, row by row.
+Bytes Png(uint32_t w, uint32_t h, uint8_t depth, uint8_t color, const std::vector<int>& samples) {
+  const uint32_t ch = color == 0 ? 1 : color == 2 ? 3 : color == 4 ? 2 : 4;
+  REQUIRE(samples.size() == size_t{w} * h * ch);
+  Bytes raw;
+  for (uint32_t y = 0; y < h; ++y) {
+    raw.push_back(0);  // filter: none
+    for (uint32_t i = 0; i < w * ch; ++i) {
+      const int v = samples[y * w * ch + i];
+      if (depth == 16) raw.push_back(static_cast<uint8_t>(v >> 8));
+      raw.push_back(static_cast<uint8_t>(v & 0xFF));
+    }
+  }
+  Bytes png = PngHeader(w, h, depth, color);
+  PngChunk(&png, "IDAT", ZlibStored(raw));
+  PngChunk(&png, "IEND", {});
+  return png;
+}
+
+// A baseline JPEG of flat 8x8 blocks, for what stb_image_write cannot write (4
+// components): blocks_w x blocks_h blocks, every component sampled 1x1, DC
+// coefficients only, every quantiser 8, so that a block's samples are exactly its DC
+// value + 128. values[c][b] is component c's sample in block b (row-major).
+// `segments` (APPn markers) follow SOI.
+Bytes FlatJpeg(int blocks_w, int blocks_h, const std::vector<std::vector<int>>& values,
+               const Bytes& segments = {}) {
+  const int nc = static_cast<int>(values.size());
+  const int w = blocks_w * 8, h = blocks_h * 8;
+  auto u8 = [](int v) { return static_cast<uint8_t>(v); };
+  Bytes j(2 + segments.size());
+  j[0] = 0xFF;  // SOI
+  j[1] = 0xD8;
+  std::copy(segments.begin(), segments.end(), j.begin() + 2);
+  j.insert(j.end(), {0xFF, 0xDB, 0x00, 0x43, 0x00});  // DQT 0: all 8
+  j.insert(j.end(), 64, 8);
+  j.insert(j.end(),
+           {0xFF, 0xC0, 0x00, u8(8 + 3 * nc), 8, u8(h >> 8), u8(h), u8(w >> 8), u8(w), u8(nc)});
+  for (int c = 0; c < nc; ++c) j.insert(j.end(), {u8(c + 1), 0x11, 0x00});
+  // DC table 0: categories 0..11 as the 4-bit codes 0..11. AC table 0: EOB only, code 0.
+  j.insert(j.end(), {0xFF, 0xC4, 0x00, 2 + 1 + 16 + 12, 0x00, 0, 0, 0, 12});
+  j.insert(j.end(), 12, 0);
+  for (int s = 0; s < 12; ++s) j.push_back(u8(s));
+  j.insert(j.end(), {0xFF, 0xC4, 0x00, 2 + 1 + 16 + 1, 0x10, 1});
+  j.insert(j.end(), 15, 0);
+  j.push_back(0x00);
+  j.insert(j.end(), {0xFF, 0xDA, 0x00, u8(6 + 2 * nc), u8(nc)});
+  for (int c = 0; c < nc; ++c) j.insert(j.end(), {u8(c + 1), 0x00});
+  j.insert(j.end(), {0, 63, 0});
+  uint32_t acc = 0;
+  int nbits = 0;
+  auto put = [&](uint32_t v, int n) {  // MSB first, 0xFF stuffed
+    for (int i = n - 1; i >= 0; --i) {
+      acc = acc << 1 | ((v >> i) & 1u);
+      if (++nbits == 8) {
+        j.push_back(u8(static_cast<int>(acc)));
+        if (acc == 0xFF) j.push_back(0);
+        acc = 0;
+        nbits = 0;
+      }
+    }
+  };
+  std::vector<int> pred(static_cast<size_t>(nc), 0);
+  for (int b = 0; b < blocks_w * blocks_h; ++b) {
+    for (int c = 0; c < nc; ++c) {
+      const int dc = values[c][b] - 128, diff = dc - pred[c];
+      pred[c] = dc;
+      int cat = 0;
+      while ((std::abs(diff) >> cat) != 0) ++cat;
+      put(static_cast<uint32_t>(cat), 4);
+      if (cat) put(static_cast<uint32_t>(diff >= 0 ? diff : diff + (1 << cat) - 1), cat);
+      put(0, 1);  // EOB
+    }
+  }
+  if (nbits) put((1u << (8 - nbits)) - 1, 8 - nbits);  // pad with ones
+  j.insert(j.end(), {0xFF, 0xD9});
+  return j;
+}
+
+// Adobe's APP14 segment with the given colour transform (0 CMYK or RGB, 1 YCbCr, 2 YCCK).
+Bytes Adobe(uint8_t transform) {
+  return {0xFF, 0xEE, 0x00, 0x0E, 'A', 'd', 'o', 'b', 'e', 0x00, 0x64, 0, 0, 0, 0, transform};
+}
+
+// A TIFF structure as EXIF holds it: IFD0 with a Make entry, then Orientation (a SHORT,
+// `type` and `count` overridable), then the next-IFD link 0.
+Bytes Tiff(int orientation, bool big_endian, uint16_t type = 3, uint32_t count = 1) {
+  Bytes t;
+  auto p16 = [&](uint32_t v) {
+    if (big_endian) {
+      t.push_back(static_cast<uint8_t>(v >> 8));
+      t.push_back(static_cast<uint8_t>(v));
+    } else {
+      Put16le(&t, v);
+    }
+  };
+  auto p32 = [&](uint32_t v) {
+    if (big_endian) {
+      Put32be(&t, v);
+    } else {
+      Put32le(&t, v);
+    }
+  };
+  t.push_back(big_endian ? 'M' : 'I');
+  t.push_back(big_endian ? 'M' : 'I');
+  p16(42);
+  p32(8);
+  p16(2);
+  p16(0x010F);  // Make, ASCII, 4 bytes held in place
+  p16(2);
+  p32(4);
+  t.insert(t.end(), {'C', 'a', 'm', 0});
+  p16(0x0112);  // Orientation
+  p16(type);
+  p32(count);
+  p16(static_cast<uint32_t>(orientation));
+  p16(0);
+  p32(0);
+  return t;
+}
+
+Bytes ExifSegment(const Bytes& tiff) {
+  const size_t len = 2 + 6 + tiff.size();
+  Bytes s = {0xFF, 0xE1, static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len)};
+  s.insert(s.end(), {'E', 'x', 'i', 'f', 0, 0});
+  s.insert(s.end(), tiff.begin(), tiff.end());
+  return s;
+}
+
+// Inserts `segment` right after a JPEG's SOI.
+Bytes WithSegment(Bytes jpeg, const Bytes& segment) {
+  jpeg.insert(jpeg.begin() + 2, segment.begin(), segment.end());
+  return jpeg;
+}
+
+Image Decoded(const Bytes& b, const std::string& name) {
+  auto img = DecodeImage(b.data(), b.size(), name);
+  REQUIRE_MESSAGE(img.ok(), img.status().ToString());
+  return std::move(img).value();
+}
+
+// The 8-bit level of plane c at (x, y).
+int Level(const Image& img, int c, int64_t x, int64_t y) {
+  return static_cast<int>(
+      std::lround(img.rgb[static_cast<size_t>((c * img.height + y) * img.width + x)] * 255));
+}
+
+}  // namespace
+
+TEST_CASE("image users: 1x1, 1x5000 and 5000x1 images decode in every format") {
+  for (const char* fmt : {"png", "jpg", "bmp", "tga"}) {
+    for (auto [w, h] : {std::pair{1, 1}, std::pair{1, 5000}, std::pair{5000, 1}, std::pair{2, 1},
+                        std::pair{1, 2}}) {
+      const std::string name = std::to_string(w) + "x" + std::to_string(h) + "." + fmt;
+      const Bytes file = Encode(fmt, w, h, 3);
+      const Image img = Decoded(file, name);
+      CHECK(img.width == w);
+      CHECK(img.height == h);
+      CHECK(img.rgb.size() == size_t{3} * w * h);
+      if (std::string(fmt) != "jpg") {  // lossless: the very samples
+        const Bytes px = Pattern(w, h, 3);
+        int wrong = 0;
+        for (int64_t i = 0; i < int64_t{w} * h; ++i)
+          for (int c = 0; c < 3; ++c)
+            wrong += Level(img, c, i % w, i / w) != px[static_cast<size_t>(i * 3 + c)];
+        CHECK_MESSAGE(wrong == 0, name);
+      }
+    }
+  }
+}
+
+TEST_CASE("image users: empty and cut PNG, JPEG, BMP and TGA files are refused naming the file") {
+  const std::string dir = TempDir();
+  for (const char* fmt : {"png", "jpg", "bmp", "tga"}) {
+    const std::string empty = dir + "/empty." + fmt;
+    WriteBytes(empty, {});
+    for (const Status& s : {LoadImage(empty).status(), ProbeImage(empty).status()}) {
+      REQUIRE_FALSE(s.ok());
+      CHECK_MESSAGE(s.message() == empty + ": not a readable image (the file is empty)",
+                    s.message());
+    }
+    // Cut anywhere before the end of the pixel data: inside the signature, the header,
+    // the first bytes of data, halfway, and just short of the data's end.
+    const Bytes whole = Encode(fmt, 33, 17, 3, /*tga_rle=*/false);
+    const size_t trailer = std::string(fmt) == "png" ? 12 : std::string(fmt) == "jpg" ? 2 : 0;
+    const size_t data_end = whole.size() - trailer;
+    const size_t short_of_end = data_end - (std::string(fmt) == "bmp" ? 2 : 1);  // (row padding)
+    for (size_t keep :
+         {size_t{1}, size_t{2}, size_t{8}, size_t{16}, size_t{30}, data_end / 2, short_of_end}) {
+      const std::string path = dir + "/cut" + std::to_string(keep) + "." + fmt;
+      WriteBytes(path, Bytes(whole.begin(), whole.begin() + static_cast<int64_t>(keep)));
+      const Status s = LoadImage(path).status();
+      CHECK_MESSAGE(!s.ok(), path << " was accepted");
+      CHECK_MESSAGE(s.message().rfind(path + ": ", 0) == 0, s.message());
+    }
+  }
+}
+
+TEST_CASE("image users: a PNG declaring 30000x30000 is refused from its header, naming the limit") {
+  Bytes png = PngHeader(30000, 30000, 8, 2);
+  PngChunk(&png, "IDAT", DeflateBomb(1 << 16));
+  PngChunk(&png, "IEND", {});
+  const std::string dir = TempDir();
+  const std::string path = dir + "/huge.png";
+  WriteBytes(path, png);
+  const int64_t rss0 = PeakRssBytes();
+  for (const Status& s : {LoadImage(path).status(), ProbeImage(path).status()}) {
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.code() == ErrorCode::kOutOfMemory);
+    CHECK_MESSAGE(s.message().find(path + ": image is 30000x30000 (900.0 megapixels), more than "
+                                          "the limit of 40.0 megapixels") != std::string::npos,
+                  s.message());
+    CHECK_MESSAGE(s.hint().find("--max-pixels 900000000") != std::string::npos, s.hint());
+  }
+  // Refused before anything the size of the image was allocated (2.7 GB of RGB bytes).
+  CHECK((PeakRssBytes() - rss0) < (int64_t{64} << 20));
+}
+
+// Stored CMYK is inverted (255 = no ink), as Photoshop writes it and viewers read it:
+// each colour channel times K.
+TEST_CASE("image users: CMYK JPEGs become RGB as viewers show them, with or without Adobe marker") {
+  // 2x2 blocks of stored C, M, Y, K: white, cyan, red-ish, and a mix under some black.
+  const std::vector<std::vector<int>> cmyk = {
+      {255, 0, 255, 215}, {255, 255, 55, 175}, {255, 255, 55, 95}, {255, 255, 255, 195}};
+  for (const Bytes& marker : {Adobe(0), Bytes{}}) {
+    const std::string name = marker.empty() ? "cmyk-no-adobe.jpg" : "cmyk-adobe.jpg";
+    const Image img = Decoded(FlatJpeg(2, 2, cmyk, marker), name);
+    CHECK(img.width == 16);
+    CHECK(img.source_channels == 3);
+    CHECK(img.alpha.empty());
+    for (int b = 0; b < 4; ++b) {
+      const int x = (b % 2) * 8 + 3, y = (b / 2) * 8 + 5;
+      for (int c = 0; c < 3; ++c) {
+        const double want = cmyk[c][b] * cmyk[3][b] / 255.0;
+        const double got = img.rgb[static_cast<size_t>((c * 16 + y) * 16 + x)] * 255.0;
+        CHECK_MESSAGE(std::fabs(got - want) <= 1.0,
+                      name << " block " << b << " channel " << c << ": " << got << " vs " << want);
+      }
+    }
+  }
+}
+
+// YCCK: Y, Cb, Cr of the inverted C, M, Y (JFIF equations), K as stored. Adobe transform
+// 2, and (as libjpeg assumes) any other value but 0.
+TEST_CASE("image users: YCCK JPEGs (Adobe transform 2, or 1) become RGB as viewers show them") {
+  const std::vector<std::vector<int>> ycck = {
+      {100, 150, 30, 235}, {128, 90, 128, 200}, {128, 200, 128, 60}, {200, 255, 255, 128}};
+  for (uint8_t transform : {2, 1}) {
+    const Image img = Decoded(FlatJpeg(2, 2, ycck, Adobe(transform)), "ycck.jpg");
+    for (int b = 0; b < 4; ++b) {
+      const double yy = ycck[0][b], cb = ycck[1][b] - 128.0, cr = ycck[2][b] - 128.0;
+      const double rgb[3] = {yy + 1.402 * cr, yy - 0.344136 * cb - 0.714136 * cr, yy + 1.772 * cb};
+      const int x = (b % 2) * 8 + 4, y = (b / 2) * 8 + 2;
+      for (int c = 0; c < 3; ++c) {
+        const double want = (255.0 - std::clamp(rgb[c], 0.0, 255.0)) * ycck[3][b] / 255.0;
+        const double got = img.rgb[static_cast<size_t>((c * 16 + y) * 16 + x)] * 255.0;
+        CHECK_MESSAGE(std::fabs(got - want) <= 1.0, "transform " << int{transform} << " block " << b
+                                                                 << " channel " << c << ": " << got
+                                                                 << " vs " << want);
+      }
+    }
+  }
+}
+
+// A CMYK JPEG written by libjpeg through Pillow (tests/data/images/README.md): Adobe
+// marker, inverted samples, component ids C, M, Y, K. The expected colours are what
+// Pillow's own convert("RGB") gives.
+TEST_CASE("image users: a Pillow-written CMYK JPEG decodes to Pillow's RGB") {
+  auto img = LoadImage(TestDataDir() + "/images/cmyk_adobe.jpg");
+  REQUIRE_MESSAGE(img.ok(), img.status().ToString());
+  CHECK(img->width == 16);
+  CHECK(img->height == 16);
+  const int want[4][3] = {{255, 255, 255}, {0, 255, 255}, {255, 55, 55}, {164, 134, 73}};
+  for (int q = 0; q < 4; ++q) {
+    for (int c = 0; c < 3; ++c) {
+      const int got = Level(img.value(), c, (q % 2) * 8 + 4, (q / 2) * 8 + 4);
+      CHECK_MESSAGE(std::abs(got - want[q][c]) <= 1,
+                    "quadrant " << q << " channel " << c << ": " << got);
+    }
+  }
+}
+
+TEST_CASE("image users: 16-bit PNGs (RGB, gray, gray+alpha, RGBA) keep all 16 bits") {
+  // Neighbouring 16-bit values, which an 8-bit path would merge.
+  const int w = 3, h = 2;
+  for (uint8_t color : {2, 0, 4, 6}) {
+    const int ch = color == 0 ? 1 : color == 2 ? 3 : color == 4 ? 2 : 4;
+    std::vector<int> s(static_cast<size_t>(w * h * ch));
+    for (size_t i = 0; i < s.size(); ++i) s[i] = 0x1230 + static_cast<int>(i) * 0x0101 % 65536;
+    s[0] = 65535;
+    s[1 % s.size()] = 0;
+    const Image img = Decoded(Png(w, h, 16, color, s), "deep.png");
+    CHECK(img.source_16bit);
+    CHECK(img.source_channels == ch);
+    const bool gray = ch <= 2, alpha = ch == 2 || ch == 4;
+    REQUIRE(img.alpha.size() == (alpha ? size_t{w * h} : 0u));
+    int wrong = 0;
+    for (int i = 0; i < w * h; ++i) {
+      for (int c = 0; c < 3; ++c) {
+        const int want = s[static_cast<size_t>(i * ch + (gray ? 0 : c))];
+        wrong += std::lround(img.rgb[static_cast<size_t>(c * w * h + i)] * 65535.0) != want;
+      }
+      if (alpha)
+        wrong += std::lround(img.alpha[static_cast<size_t>(i)] * 65535.0) != s[i * ch + ch - 1];
+    }
+    CHECK_MESSAGE(wrong == 0, "colour type " << int{color});
+  }
+}
+
+TEST_CASE("image users: gray+alpha PNGs give gray in all three planes and keep alpha") {
+  const int w = 4, h = 3;
+  std::vector<int> s;
+  for (int i = 0; i < w * h; ++i) s.insert(s.end(), {i * 20, 255 - i * 7});
+  for (const Bytes& file : {Png(w, h, 8, 4, s), Encode("png", w, h, 2)}) {
+    const Image img = Decoded(file, "ga.png");
+    CHECK(img.source_channels == 2);
+    REQUIRE(img.alpha.size() == size_t{w * h});
+    for (int i = 0; i < w * h; ++i) {
+      CHECK(img.rgb[static_cast<size_t>(i)] == img.rgb[static_cast<size_t>(w * h + i)]);
+      CHECK(img.rgb[static_cast<size_t>(i)] == img.rgb[static_cast<size_t>(2 * w * h + i)]);
+    }
+  }
+  const Image img = Decoded(Png(w, h, 8, 4, s), "ga.png");
+  for (int i = 0; i < w * h; ++i) {
+    CHECK(Level(img, 1, i % w, i / w) == i * 20);
+    CHECK(std::lround(img.alpha[static_cast<size_t>(i)] * 255) == 255 - i * 7);
+  }
+  // Kept through a PNG round trip as RGBA.
+  const std::string dir = TempDir();
+  REQUIRE(SaveImage(dir + "/ga.png", img).ok());
+  auto back = LoadImage(dir + "/ga.png");
+  REQUIRE(back.ok());
+  CHECK(back->source_channels == 4);
+  CHECK(back->alpha == img.alpha);
+  CHECK(back->rgb == img.rgb);
+}
+
+// A 24x16 JPEG of six flat 8x8 blocks, stored as
+//   A B C
+//   D E F
+// with an EXIF orientation; each orientation's upright layout as viewers show it.
+TEST_CASE("image users: EXIF orientations 1 to 8 are applied as viewers do") {
+  const int levels[6] = {20, 60, 100, 140, 180, 220};  // A..F
+  Bytes px(24 * 16 * 3);
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 24; ++x)
+      for (int c = 0; c < 3; ++c)
+        px[static_cast<size_t>((y * 24 + x) * 3 + c)] = levels[y / 8 * 3 + x / 8];
+  Bytes plain;
+  REQUIRE(stbi_write_jpg_to_func(AppendTo, &plain, 24, 16, 3, px.data(), 100));
+  const char* upright[9] = {"",         "ABC/DEF",  "CBA/FED",  "FED/CBA", "DEF/ABC",
+                            "AD/BE/CF", "DA/EB/FC", "FC/EB/DA", "CF/BE/AD"};
+  const std::string dir = TempDir();
+  for (bool big_endian : {true, false}) {
+    for (int o = 1; o <= 8; ++o) {
+      const Bytes file = WithSegment(plain, ExifSegment(Tiff(o, big_endian)));
+      CHECK(exif::JpegOrientation(file.data(), file.size()) == o);
+      const std::string path = dir + "/o" + std::to_string(o) + ".jpg";
+      WriteBytes(path, file);
+      auto info = ProbeImage(path);
+      REQUIRE_MESSAGE(info.ok(), info.status().ToString());
+      auto img = LoadImage(path);
+      REQUIRE_MESSAGE(img.ok(), img.status().ToString());
+      const bool quarter = o >= 5;
+      CHECK(info->orientation == o);
+      CHECK(info->width == (quarter ? 16 : 24));  // upright, as LoadImage gives it
+      CHECK(info->height == (quarter ? 24 : 16));
+      CHECK(img->width == info->width);
+      CHECK(img->height == info->height);
+      std::string got;
+      for (int64_t by = 0; by < img->height / 8; ++by) {
+        if (by) got += '/';
+        for (int64_t bx = 0; bx < img->width / 8; ++bx) {
+          // The block's whole area must be one level (all 64 pixels, all channels).
+          const int v = Level(img.value(), 0, bx * 8, by * 8);
+          int spread = 0;
+          for (int c = 0; c < 3; ++c)
+            for (int y = 0; y < 8; ++y)
+              for (int x = 0; x < 8; ++x)
+                spread =
+                    std::max(spread, std::abs(Level(img.value(), c, bx * 8 + x, by * 8 + y) - v));
+          CHECK(spread <= 2);
+          char name = '?';
+          for (int k = 0; k < 6; ++k)
+            if (std::abs(v - levels[k]) <= 3) name = static_cast<char>('A' + k);
+          got += name;
+        }
+      }
+      CHECK_MESSAGE(got == upright[o], "orientation " << o << (big_endian ? " (MM)" : " (II)"));
+    }
+  }
+  // Alpha turns with the colour (the planes share one mapping): a PNG has no EXIF here,
+  // so check the mapping itself on a 3x2 grid.
+  const char* grid = "ABCDEF";
+  for (int o = 1; o <= 8; ++o) {
+    const int64_t uw = exif::SwapsAxes(o) ? 2 : 3;
+    std::string out(6, '?');
+    for (int y = 0; y < 2; ++y)
+      for (int x = 0; x < 3; ++x)
+        out[static_cast<size_t>(exif::UprightIndex(o, x, y, 3, 2))] = grid[y * 3 + x];
+    std::string rows;
+    for (int64_t i = 0; i < 6; ++i) {
+      if (i && i % uw == 0) rows += '/';
+      rows += out[static_cast<size_t>(i)];
+    }
+    CHECK_MESSAGE(rows == upright[o], "orientation " << o);
+  }
+}
+
+TEST_CASE("image users: EXIF orientation on a CMYK JPEG and a 1-pixel-wide JPEG") {
+  const std::vector<std::vector<int>> cmyk = {{255, 0}, {255, 255}, {255, 255}, {255, 255}};
+  // 2x1 blocks: white then cyan; orientation 6 puts white on top, cyan below.
+  const Image img = Decoded(FlatJpeg(2, 1, cmyk, ExifSegment(Tiff(6, false))), "o6.jpg");
+  CHECK(img.width == 8);
+  CHECK(img.height == 16);
+  CHECK(Level(img, 0, 4, 3) == 255);
+  CHECK(Level(img, 0, 4, 12) == 0);
+  CHECK(Level(img, 1, 4, 12) == 255);
+  const Bytes thin = WithSegment(Encode("jpg", 1, 37, 3), ExifSegment(Tiff(8, true)));
+  const Image t = Decoded(thin, "thin.jpg");
+  CHECK(t.width == 37);
+  CHECK(t.height == 1);
+}
+
+// The EXIF parser reads hostile bytes: anything malformed means orientation 1, and the
+// JPEG still decodes.
+TEST_CASE("image users: malformed EXIF is ignored (orientation 1), never a crash") {
+  const Bytes good = Tiff(6, true);
+  REQUIRE(exif::TiffOrientation(good.data(), good.size()) == 6);
+  // Every cut: the directory keeps the entries that fit (Make comes first), no more.
+  for (size_t n = 0; n <= good.size(); ++n) {
+    const int o = exif::TiffOrientation(good.data(), n);
+    CHECK(o == (n >= 8 + 2 + 24 ? 6 : 1));
+  }
+  // Every byte changed to 0x00, 0x7F, 0x80 and 0xFF: some value 1..8, no read outside.
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (uint8_t v : {0x00, 0x7F, 0x80, 0xFF}) {
+      Bytes bad = good;
+      bad[i] = v;
+      const auto copy = std::make_unique<uint8_t[]>(bad.size());  // exact size for ASan
+      std::memcpy(copy.get(), bad.data(), bad.size());
+      const int o = exif::TiffOrientation(copy.get(), bad.size());
+      CHECK((o >= 1 && o <= 8));
+    }
+  }
+  struct Case {
+    const char* what;
+    Bytes tiff;
+  };
+  Bytes offset_past = good, offset_low = good, huge_count = good, bad_order = good,
+        bad_magic = good;
+  offset_past[7] = 0xF0;
+  offset_low[7] = 0x02;
+  huge_count[8] = huge_count[9] = 0xFF;
+  bad_order[0] = bad_order[1] = 'X';
+  bad_magic[3] = 43;
+  for (const Case& c :
+       {Case{"IFD0 past the end", offset_past}, Case{"IFD0 in the header", offset_low},
+        Case{"byte order XX", bad_order}, Case{"magic 43", bad_magic},
+        Case{"LONG type", Tiff(6, true, 4)}, Case{"two values", Tiff(6, true, 3, 2)},
+        Case{"value 0", Tiff(0, true)}, Case{"value 9", Tiff(9, false)},
+        Case{"value 0xFFFF", Tiff(0xFFFF, false)}}) {
+    CHECK_MESSAGE(exif::TiffOrientation(c.tiff.data(), c.tiff.size()) == 1, c.what);
+  }
+  // 65535 entries declared, 2 present: the ones there are read, and nothing past them.
+  CHECK(exif::TiffOrientation(huge_count.data(), huge_count.size()) == 6);
+
+  // The JPEG around it: segments that run past the end, EXIF after the scan, a second
+  // EXIF segment, fill bytes, an APP0 first.
+  const Bytes jpeg = Encode("jpg", 8, 8, 3);
+  const Bytes exif6 = ExifSegment(Tiff(6, true)), exif3 = ExifSegment(Tiff(3, true));
+  auto orientation = [](const Bytes& b) {
+    const auto copy = std::make_unique<uint8_t[]>(b.size());
+    std::memcpy(copy.get(), b.data(), b.size());
+    return exif::JpegOrientation(copy.get(), b.size());
+  };
+  CHECK(orientation(WithSegment(WithSegment(jpeg, exif3), exif6)) == 6);  // the first wins
+  Bytes filled = {0xFF, 0xFF};  // fill bytes before the marker
+  filled.insert(filled.end(), exif6.begin(), exif6.end());
+  CHECK(orientation(WithSegment(jpeg, filled)) == 6);
+  CHECK(orientation(WithSegment(jpeg, Bytes{0x12, 0x34})) == 1);  // not a marker: stop
+  Bytes after_app0 = jpeg;  // stb writes APP0 (JFIF) first; EXIF after it still counts
+  REQUIRE(after_app0[2] == 0xFF);
+  REQUIRE(after_app0[3] == 0xE0);
+  const size_t app0_end = 4 + (size_t{after_app0[4]} << 8 | after_app0[5]);
+  after_app0.insert(after_app0.begin() + static_cast<int64_t>(app0_end), exif6.begin(),
+                    exif6.end());
+  CHECK(orientation(after_app0) == 6);
+  Bytes after_scan = jpeg;
+  after_scan.insert(after_scan.end() - 2, exif6.begin(), exif6.end());
+  CHECK(orientation(after_scan) == 1);
+  for (size_t n = 0; n <= 2 + exif6.size(); ++n) {  // the file cut inside the segment
+    Bytes cut = WithSegment(jpeg, exif6);
+    cut.resize(n);
+    CHECK(orientation(cut) == (n >= 2 + exif6.size() ? 6 : 1));
+  }
+  Bytes long_len = WithSegment(jpeg, exif6);
+  long_len[4] = 0xFF;  // the segment claims 65 KB
+  CHECK(orientation(long_len) == 1);
+  // A JPEG with a broken EXIF still decodes, upright as stored.
+  Bytes broken = WithSegment(jpeg, ExifSegment(offset_past));
+  const Image img = Decoded(broken, "broken-exif.jpg");
+  CHECK(img.width == 8);
 }

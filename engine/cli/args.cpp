@@ -81,14 +81,31 @@ Status Args::Parse(int argc, char** argv) {
     } else if (has_inline) {
       return Usage("flag '" + a + "' takes no value");
     }
-    if (values_.count(spec->names.back())) {
+    if (values_.count(spec->names.back()) && !spec->repeatable) {
       return Usage("flag '" + a + "' is given twice; give it once");
     }
-    values_[spec->names.back()] = value;
+    if (!values_.count(spec->names.back())) values_[spec->names.back()] = value;
+    all_[spec->names.back()].push_back(value);
   }
   for (const Spec& s : specs_)
     if (!s.def.empty() && !values_.count(s.names.back())) values_[s.names.back()] = s.def;
   return Status::Ok();
+}
+
+Args& Args::Repeatable(const std::string& name) {
+  for (Spec& s : specs_) {
+    for (const std::string& n : s.names) {
+      if (n == name) s.repeatable = true;
+    }
+  }
+  return *this;
+}
+
+std::vector<std::string> Args::GetAll(const std::string& name) const {
+  auto it = all_.find(Canon(name));
+  if (it != all_.end()) return it->second;
+  const std::string v = Get(name);
+  return v.empty() ? std::vector<std::string>() : std::vector<std::string>{v};
 }
 
 std::string Args::Get(const std::string& name) const {

@@ -2,7 +2,8 @@
 //
 // Flags are declared before parsing (name, whether it takes a value, help text), so
 // a typo is an error that lists what the command accepts instead of being ignored.
-// Nothing is guessed: a flag given twice, a value that is itself a flag, an argument
+// Nothing is guessed: a flag given twice (unless declared repeatable, as -m for chained
+// models), a value that is itself a flag, an argument
 // the command does not take, a number with trailing text, or a size that is not a
 // positive whole number of bytes is an error naming the flag (exit 1).
 #pragma once
@@ -22,6 +23,8 @@ class Args {
   explicit Args(std::string command) : command_(std::move(command)) {}
   Args& Flag(const std::string& names, bool takes_value, const std::string& help,
              const std::string& def = "");
+  // A flag that may be given more than once (each value kept, in order: GetAll).
+  Args& Repeatable(const std::string& name);
   // The command takes at most `count` positional arguments (default none); `what`
   // names them in the error about one too many, e.g. "MODEL".
   Args& Positional(size_t count, const std::string& what);
@@ -29,7 +32,8 @@ class Args {
                              char** argv);  // argv[0]: the first argument after the command
 
   bool Has(const std::string& name) const { return values_.count(Canon(name)) > 0; }
-  std::string Get(const std::string& name) const;
+  std::string Get(const std::string& name) const;  // the first value of a repeatable flag
+  std::vector<std::string> GetAll(const std::string& name) const;
   // An integer in [lo, hi]: optional '-', then decimal digits, nothing else.
   Result<int64_t> GetInt(const std::string& name, int64_t lo, int64_t hi) const;
   // A positive whole number of bytes: "1073741824", "512M", "2G", "1.5G" (binary units
@@ -45,6 +49,7 @@ class Args {
     std::vector<std::string> names;
     bool takes_value;
     std::string help, def;
+    bool repeatable = false;
   };
   std::string Canon(const std::string& name) const;
   const Spec* Find(const std::string& name) const;
@@ -52,6 +57,7 @@ class Args {
   std::string command_;
   std::vector<Spec> specs_;
   std::map<std::string, std::string> values_;  // canonical name -> value ("" for switches)
+  std::map<std::string, std::vector<std::string>> all_;  // every value of a repeatable flag
   std::vector<std::string> positional_;
   size_t max_positional_ = 0;
   std::string positional_what_;

@@ -1,7 +1,9 @@
 // gpen upscale: enlarge images with an RRDBNet upscaler (Real-ESRGAN), a file or a folder.
 //
-// Each image runs whole at its own size (tiling of large images comes next); images of
-// one size are batched as the planner allows. Flags and behaviour are gpen enhance's
+// Each image runs in overlapping tiles whose size and batch the planner chooses for the
+// memory budget (the whole image as one tile when it fits; tiling/tiled_image.h), with
+// blended seams; several -m run as chained passes (x4 then x2 = x8); --outscale and
+// --hf-suppress post-process. Flags and behaviour are otherwise gpen enhance's
 // (cli/run_command.h): outputs whole or absent, inputs never overwritten, unreadable
 // images reported and skipped.
 #include <cstdio>
@@ -13,10 +15,13 @@ namespace gpen::cli {
 
 Status CmdUpscale(int argc, char** argv, int* failed) {
   *failed = 0;
-  const RunCommand c{"upscale", "gpen upscale -m MODEL -i IN -o OUT [flags]", "rrdbnet",
+  const RunCommand c{"upscale",
+                     "gpen upscale -m MODEL [-m MODEL ...] -i IN -o OUT [flags]",
+                     "rrdbnet",
                      "gpen enhance runs GPEN face models; gpen upscale needs an RRDBNet model "
                      "(tools/fetch_models.sh makes models/realesrgan-x4plus.safetensors)",
-                     false};
+                     false,
+                     true};
   Args a("upscale");
   AddRunFlags(c, a);
   a.Flag("-h,--help", false, "show this help");

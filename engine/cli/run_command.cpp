@@ -3,11 +3,13 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "cli/device_select.h"
 #include "core/parallel.h"
 #include "net/registry.h"
+#include "pipeline/jobs.h"
 #include "pipeline/pipeline.h"
 
 namespace gpen::cli {
@@ -30,9 +32,58 @@ void AddRunFlags(const RunCommand& c, Args& a) {
   if (c.noise_seed) {
     a.Flag("--seed", true, "seed of the noise FullGenerator_SR draws above the encoder size", "0");
   }
+  if (c.image_flags) {
+    a.Repeatable("--model");
+    a.Flag("--tile-size", true,
+           "tile edge in input pixels, 0 for the whole image as one tile, or auto: the "
+           "largest that fits the memory budget",
+           "auto")
+        .Flag("--tile-pad", true, "context around each tile, in input pixels, or auto (32)", "auto")
+        .Flag("--tile-batch", true, "tiles per run, or auto: as many as fit", "auto")
+        .Flag("--save-tiles", true, "also write every tile's output to this folder")
+        .Flag("--outscale", true,
+              "resize the result to this many times the input's size (Lanczos), e.g. 8 "
+              "after -m x4 -m x4 for x8, or 3.5")
+        .Flag("--hf-suppress", false,
+              "filter the result against high-frequency ringing (bilateral, d 5, sigma 75)");
+  }
 }
 
 namespace {
+
+// "auto" -> -1, else an integer in [lo, hi].
+Result<int64_t> AutoOrInt(const Args& a, const std::string& flag, int64_t lo, int64_t hi) {
+  if (a.Get(flag) == "auto") return int64_t{-1};
+  return a.GetInt(flag, lo, hi);
+}
+
+Status ParseImageFlags(const Args& a, PipelineOptions* po) {
+  GPEN_ASSIGN_OR_RETURN(po->tiles.tile, AutoOrInt(a, "--tile-size", 0, 65536));
+  GPEN_ASSIGN_OR_RETURN(po->tiles.pad, AutoOrInt(a, "--tile-pad", 0, 1024));
+  GPEN_ASSIGN_OR_RETURN(po->tiles.batch, AutoOrInt(a, "--tile-batch", 1, 256));
+  if (po->tiles.tile > 0 && po->tiles.tile < kMinTile) {
+    return InvalidArgument(
+        "--tile-size " + a.Get("--tile-size") + " is smaller than " + std::to_string(kMinTile) +
+            " pixels",
+        "use 0 for the whole image, auto, or a tile of at least " + std::to_string(kMinTile));
+  }
+  po->hf_suppress = a.Has("--hf-suppress");
+  if (a.Has("--outscale")) {
+    const std::string v = a.Get("--outscale");
+    char* end = nullptr;
+    const double s = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !(s >= 0.05 && s <= 64)) {
+      return InvalidArgument("--outscale '" + v + "' is not a number in [0.05, 64]",
+                             "for example --outscale 2 or --outscale 3.5");
+    }
+    po->outscale = s;
+  }
+  if (a.Has("--save-tiles")) {
+    po->save_tiles_dir = a.Get("--save-tiles");
+    GPEN_TRY(MakeFolder("--save-tiles", po->save_tiles_dir));
+  }
+  return Status::Ok();
+}
 
 Result<PipelineOptions> ParseRunFlags(const RunCommand& c, const Args& a) {
   for (const char* req : {"--model", "--input", "--output"}) {
@@ -58,6 +109,7 @@ Result<PipelineOptions> ParseRunFlags(const RunCommand& c, const Args& a) {
                         a.GetInt("--max-pixels", 1, int64_t{1'000'000'000'000}));
   GPEN_ASSIGN_OR_RETURN(po.device, ResolveDevice(a.Get("--device")));
   GPEN_ASSIGN_OR_RETURN(po.precision, ResolvePrecision(a.Get("--precision"), po.device));
+  if (c.image_flags) GPEN_TRY(ParseImageFlags(a, &po));
   return po;
 }
 
@@ -70,15 +122,19 @@ Status RunFiles(const RunCommand& c, const Args& a, int* failed) {
   // Threads and OpenBLAS's buffer before the weights: under an address-space limit
   // they must find room first (core/parallel.h).
   if (po.device == Device::kCpu) GPEN_TRY(StartCpuThreads(po.threads));
-  GPEN_ASSIGN_OR_RETURN(std::shared_ptr<const Network> network, LoadNetwork(a.Get("--model")));
-  if (network->family() != c.family) {
-    return InvalidArgument("--model " + a.Get("--model") + " is a " + network->family() +
-                               " model (" + network->Describe() + "); gpen " + c.name + " runs " +
-                               c.family + " models",
-                           c.family_hint);
+  std::vector<std::shared_ptr<const Network>> networks;
+  for (const std::string& path : a.GetAll("--model")) {
+    GPEN_ASSIGN_OR_RETURN(std::shared_ptr<const Network> network, LoadNetwork(path));
+    if (network->family() != c.family) {
+      return InvalidArgument("--model " + path + " is a " + network->family() + " model (" +
+                                 network->Describe() + "); gpen " + c.name + " runs " + c.family +
+                                 " models",
+                             c.family_hint);
+    }
+    std::fprintf(stderr, "model: %s\n", network->Describe().c_str());
+    networks.push_back(std::move(network));
   }
-  std::fprintf(stderr, "model: %s\n", network->Describe().c_str());
-  GPEN_ASSIGN_OR_RETURN(PipelineResult r, RunPipeline(network, jobs, po));
+  GPEN_ASSIGN_OR_RETURN(PipelineResult r, RunPipeline(networks, jobs, po));
   *failed = static_cast<int>(r.failed);
   std::fprintf(stderr, "done: %lld of %zu images in %.1f s%s\n", static_cast<long long>(r.written),
                jobs.size(), r.seconds, r.failed ? " (some failed, see above)" : "");

@@ -10,15 +10,17 @@
 namespace gpen::cli {
 
 struct RunCommand {
-  std::string name;         // "enhance"
-  std::string usage;        // the usage line
-  std::string family;       // the model family the command runs ("gpen")
-  std::string family_hint;  // what to do when the model is of another family
-  bool noise_seed = false;  // the command takes --seed
+  std::string name;          // "enhance"
+  std::string usage;         // the usage line
+  std::string family;        // the model family the command runs ("gpen")
+  std::string family_hint;   // what to do when the model is of another family
+  bool noise_seed = false;   // the command takes --seed
+  bool image_flags = false;  // tiles, chained -m, --outscale, --hf-suppress (upscale)
 };
 
 // Declares -m, -i, -o, --device, --precision, --batch, --vram-budget, --threads,
-// --max-pixels (and --seed) on `a`.
+// --max-pixels (and --seed; and for image networks the tile flags, --save-tiles,
+// --outscale, --hf-suppress, with -m repeatable for chained passes) on `a`.
 void AddRunFlags(const RunCommand& c, Args& a);
 // Parses the flags, plans the jobs, loads the model (which must be of c.family) and
 // runs it; sets *failed to the images that could not be processed.

@@ -121,6 +121,32 @@ Status CheckJpegHuffmanTables(const uint8_t* d, size_t n, const std::string& nam
   return Status::Ok();
 }
 
+bool JpegFrameSize(const uint8_t* d, size_t n, int64_t* width, int64_t* height) {
+  if (n < 4 || d[0] != 0xFF || d[1] != 0xD8) return false;
+  size_t p = 2;
+  // Segments before the first scan: each step moves forward, so this ends.
+  while (p < n) {
+    while (p < n && d[p] != 0xFF) ++p;  // stray bytes between segments, as stb skips them
+    while (p < n && d[p] == 0xFF) ++p;  // the marker's FF and fill bytes
+    if (p >= n) return false;
+    const uint32_t marker = d[p++];
+    if (marker == 0xDA || marker == 0xD9) return false;                  // scan or end: no frame
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // no length
+    if (p + 2 > n) return false;
+    const size_t length = (size_t{d[p]} << 8) | d[p + 1];
+    if (length < 2) return false;
+    if (marker == 0xC0 || marker == 0xC1 || marker == 0xC2) {
+      // Length, precision, height, width.
+      if (length < 7 || p + 7 > n) return false;
+      *height = (int64_t{d[p + 3]} << 8) | d[p + 4];
+      *width = (int64_t{d[p + 5]} << 8) | d[p + 6];
+      return true;
+    }
+    p += length;
+  }
+  return false;
+}
+
 Status ReadBmpLayout(const uint8_t* d, size_t size, const std::string& name, BmpLayout* out) {
   *out = BmpLayout();
   if (size < 18 || d[0] != 'B' || d[1] != 'M') {

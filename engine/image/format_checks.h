@@ -23,6 +23,11 @@ namespace gpen::image_checks {
 [[nodiscard]] Status CheckJpegHuffmanTables(const uint8_t* data, size_t size,
                                             const std::string& name);
 
+// The width and height of a JPEG's first frame header (SOF0, SOF1 or SOF2: the ones
+// stb reads), found by walking the segments before the first scan; false when there is
+// none. Leaves *width and *height unchanged then.
+bool JpegFrameSize(const uint8_t* data, size_t size, int64_t* width, int64_t* height);
+
 // The layout of a BMP as stb_image reads it.
 struct BmpLayout {
   int64_t width = 0, height = 0;  // height positive (top-down files store it negated)

@@ -3,12 +3,13 @@
 // Loading is a fixed sequence (image.h): open a regular file without blocking, read it
 // whole (bounded), identify the format the way stb would, run the format checks stb
 // lacks, read the header, refuse a zero size or one above the pixel limit, then decode
-// under a budget sized from the header and convert to planes. All stb access goes
-// through stb_glue.h.
+// under a budget sized from the header and convert to planes: colour (gray, CMYK and
+// YCCK to RGB) and EXIF orientation in the same pass, from stb's interleaved samples
+// straight to the upright planes, without a second copy. All stb access goes through
+// stb_glue.h.
 #include "image/image.h"
 
 #include <fcntl.h>
-#include <stb_image_write.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,7 +23,9 @@
 
 #include "core/check.h"
 #include "core/temp_files.h"
+#include "image/exif.h"
 #include "image/format_checks.h"
+#include "image/pixels.h"
 #include "image/stb_glue.h"
 
 namespace gpen {
@@ -43,12 +46,6 @@ std::string Extension(const std::string& path) {
   const size_t dot = path.find_last_of('.');
   if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
   return Lower(path.substr(dot + 1));
-}
-
-void AppendBytes(void* ctx, void* data, int size) {
-  auto* v = static_cast<std::vector<uint8_t>*>(ctx);
-  const auto* p = static_cast<const uint8_t*>(data);
-  v->insert(v->end(), p, p + size);
 }
 
 int64_t MulSat(int64_t a, int64_t b) {
@@ -163,7 +160,7 @@ int64_t DecoderBudget(Format f, int64_t w, int64_t h, bool is16, int64_t file_by
     case Format::kPng:
       return AddSat(AddSat(MulSat(file_bytes, 3), MulSat(out4, 4)), AddSat(2 * h, slack));
     case Format::kJpeg:
-      return AddSat(AddSat(MulSat(12, MulSat(w + 32, h + 32)), MulSat(px, 3)),
+      return AddSat(AddSat(MulSat(12, MulSat(w + 32, h + 32)), MulSat(px, 4)),
                     AddSat(4 * (w + 3), slack));
     case Format::kBmp:
       return AddSat(out4, slack);
@@ -173,6 +170,41 @@ int64_t DecoderBudget(Format f, int64_t w, int64_t h, bool is16, int64_t file_by
       break;
   }
   return slack;
+}
+
+// The most memory decoding an image of this header holds: the file, and the larger of
+// the decoder's budget and stb's output with the planes (they coexist while converting).
+struct Footprint {
+  int64_t budget = 0, decoded = 0, peak = 0;
+};
+Footprint Measure(Format f, int64_t w, int64_t h, int channels, bool is16, int64_t file_bytes) {
+  const int64_t pixels = MulSat(w, h);
+  Footprint m;
+  // A PNG's tRNS chunk adds alpha that the header read does not report.
+  const bool alpha = channels == 2 || channels == 4 || f == Format::kPng;
+  m.decoded = MulSat(pixels, alpha ? 16 : 12);
+  m.budget = DecoderBudget(f, w, h, is16, file_bytes);
+  const int64_t stb_output = MulSat(pixels, is16 ? 8 : 4);
+  m.peak = AddSat(file_bytes, std::max(m.budget, AddSat(stb_output, m.decoded)));
+  return m;
+}
+
+// The pixel limit, for an image of w x h (upright) that takes `peak` bytes to decode.
+Status CheckPixelLimit(const std::string& name, int64_t w, int64_t h, int64_t peak,
+                       const ImageLoadOptions& opt) {
+  const int64_t pixels = MulSat(w, h);
+  if (pixels <= opt.max_pixels) return Status::Ok();
+  return Status(ErrorCode::kOutOfMemory,
+                name + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " (" +
+                    Megapixels(pixels) + " megapixels), more than the limit of " +
+                    Megapixels(opt.max_pixels) + " megapixels",
+                "a small file declaring a huge image is a decompression bomb; if the image "
+                "is genuine, raise the limit with --max-pixels " +
+                    std::to_string(pixels) + " (decoding it takes up to " + Mib(peak) + ")");
+}
+
+uint32_t Be32(const uint8_t* p) {
+  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
 }
 
 Result<Probe> ProbeBytes(const uint8_t* data, size_t size, const std::string& name,
@@ -221,11 +253,40 @@ Result<Probe> ProbeBytes(const uint8_t* data, size_t size, const std::string& na
     case Format::kUnknown:
       break;
   }
+  ImageInfo& info = p.info;
+  if (p.format == Format::kJpeg) info.orientation = exif::JpegOrientation(data, size);
+  const bool swap = exif::SwapsAxes(info.orientation);
+  // The pixel limit from the size the header declares, read here: stb's header read
+  // refuses some large sizes itself ("Image too large to decode", a PNG of more than
+  // 2^30 bytes of samples), which would hide the limit and how to raise it. The memory
+  // estimate assumes 4 channels; the check after stb's read below has the real count.
+  {
+    int64_t dw = 0, dh = 0;
+    bool d16 = false;
+    if (p.format == Format::kPng && size >= 25 && std::memcmp(data + 12, "IHDR", 4) == 0) {
+      dw = Be32(data + 16);
+      dh = Be32(data + 20);
+      d16 = data[24] == 16;
+    } else if (p.format == Format::kJpeg) {
+      image_checks::JpegFrameSize(data, size, &dw, &dh);
+    } else if (p.format == Format::kBmp) {
+      dw = bmp.width;
+      dh = bmp.height;
+    } else if (p.format == Format::kTga) {
+      dw = tga.width;
+      dh = tga.height;
+    }
+    const Footprint m = Measure(p.format, dw, dh, 4, d16, static_cast<int64_t>(size));
+    GPEN_TRY(CheckPixelLimit(name, swap ? dh : dw, swap ? dw : dh, m.peak, opt));
+  }
   stb_glue::Header header;
   std::string reason;
   if (!stb_glue::Info(p.format, data, size, &header, &reason)) {
     return FormatError(name + ": not a readable image (" + fmt + " header: " + reason + ")",
-                       kFormatsHint);
+                       reason.find("too large") != std::string::npos
+                           ? std::string("the decoder (stb_image) takes at most 2^30 bytes of "
+                                         "samples in a PNG and 2^31 in a JPEG")
+                           : std::string(kFormatsHint));
   }
   int64_t w = header.width, h = header.height;
   if (p.format == Format::kBmp) {
@@ -239,32 +300,18 @@ Result<Probe> ProbeBytes(const uint8_t* data, size_t size, const std::string& na
                            std::to_string(w) + "x" + std::to_string(h) + ")",
                        "the file is damaged; export it again");
   }
-  const int64_t pixels = MulSat(w, h);
-  ImageInfo& info = p.info;
   info.format = fmt;
-  info.width = w;
-  info.height = h;
+  info.width = swap ? h : w;  // upright
+  info.height = swap ? w : h;
   info.channels = header.channels;
   info.is16 = header.is16;
   info.file_bytes = static_cast<int64_t>(size);
-  // A PNG's tRNS chunk adds alpha that the header read does not report.
-  const bool alpha = header.channels == 2 || header.channels == 4 || p.format == Format::kPng;
-  info.decoded_bytes = MulSat(pixels, alpha ? 16 : 12);
-  p.budget = DecoderBudget(p.format, w, h, header.is16, info.file_bytes);
-  // stb's buffer and the planes coexist while converting; the file is held throughout.
-  const int64_t stb_output = MulSat(pixels, header.is16 ? 8 : 4);
-  info.peak_bytes =
-      AddSat(info.file_bytes, std::max(p.budget, AddSat(stb_output, info.decoded_bytes)));
-  if (pixels > opt.max_pixels) {
-    return Status(ErrorCode::kOutOfMemory,
-                  name + ": image is " + std::to_string(w) + "x" + std::to_string(h) + " (" +
-                      Megapixels(pixels) + " megapixels), more than the limit of " +
-                      Megapixels(opt.max_pixels) + " megapixels",
-                  "a small file declaring a huge image is a decompression bomb; if the image "
-                  "is genuine, raise the limit with --max-pixels " +
-                      std::to_string(pixels) + " (decoding it takes up to " + Mib(info.peak_bytes) +
-                      ")");
-  }
+  const Footprint m =
+      Measure(p.format, w, h, header.channels, header.is16, static_cast<int64_t>(size));
+  info.decoded_bytes = m.decoded;
+  info.peak_bytes = m.peak;
+  p.budget = m.budget;
+  GPEN_TRY(CheckPixelLimit(name, info.width, info.height, info.peak_bytes, opt));
   if (p.format == Format::kBmp) GPEN_TRY(image_checks::CheckBmpData(data, size, name, bmp));
   if (p.format == Format::kTga) GPEN_TRY(image_checks::CheckTgaData(data, size, name, tga));
   return p;
@@ -325,38 +372,81 @@ Result<Image> DecodeImage(const uint8_t* data, size_t size, const std::string& n
                        "the file is damaged or uses a variant the decoder does not support");
   }
   std::unique_ptr<void, void (*)(void*)> owned(px.data, &stb_glue::Free);
-  if (px.width != info.width || px.height != info.height || px.channels < 1 || px.channels > 4 ||
-      (px.bits != 8 && px.bits != 16)) {
+  const bool swap = exif::SwapsAxes(info.orientation);
+  const int64_t stored_w = swap ? info.height : info.width;
+  const int64_t stored_h = swap ? info.width : info.height;
+  const bool cmyk = px.color != stb_glue::Color::kDirect;
+  if (px.width != stored_w || px.height != stored_h || px.channels < 1 || px.channels > 4 ||
+      (px.bits != 8 && px.bits != 16) || (cmyk && (px.channels != 4 || px.bits != 8))) {
     return FormatError(name + ": the " + info.format + " decoder returned " +
                        std::to_string(px.width) + "x" + std::to_string(px.height) + " with " +
                        std::to_string(px.channels) + " channels of " + std::to_string(px.bits) +
-                       " bits, but the header said " + std::to_string(info.width) + "x" +
-                       std::to_string(info.height));
+                       " bits, but the header said " + std::to_string(stored_w) + "x" +
+                       std::to_string(stored_h));
   }
   Image img;
-  img.width = px.width;
-  img.height = px.height;
-  img.source_channels = px.channels;
+  img.width = info.width;  // upright
+  img.height = info.height;
+  img.source_channels = cmyk ? 3 : px.channels;
   img.source_16bit = px.bits == 16;
   const int ch = px.channels;
   const int64_t hw = img.width * img.height;
   img.rgb.resize(static_cast<size_t>(3 * hw));
   const bool gray = ch <= 2;
-  const bool has_alpha = ch == 2 || ch == 4;
+  const bool has_alpha = !cmyk && (ch == 2 || ch == 4);
   if (has_alpha) img.alpha.resize(static_cast<size_t>(hw));
-  // Straight from stb's interleaved samples to planes, without an interleaved float copy.
-  auto convert = [&](const auto* samples, float scale) {
-    for (int64_t i = 0; i < hw; ++i) {
-      const auto* s = samples + i * ch;
-      for (int c = 0; c < 3; ++c)
-        img.rgb[c * hw + i] = static_cast<float>(gray ? s[0] : s[c]) / scale;
-      if (has_alpha) img.alpha[i] = static_cast<float>(s[ch - 1]) / scale;
+  const int orientation = info.orientation;
+  float* const r = img.rgb.data();
+  float* const g = r + hw;
+  float* const b = g + hw;
+  // Straight from stb's interleaved samples to upright planes, without an interleaved
+  // float copy. `pixel` writes pixel `i` of stb's buffer to plane index `o`.
+  auto convert = [&](auto pixel) {
+    for (int64_t y = 0, i = 0; y < stored_h; ++y) {
+      if (orientation == 1) {
+        for (int64_t x = 0; x < stored_w; ++x, ++i) pixel(i, i);
+      } else {
+        for (int64_t x = 0; x < stored_w; ++x, ++i)
+          pixel(i, exif::UprightIndex(orientation, x, y, stored_w, stored_h));
+      }
     }
   };
-  if (img.source_16bit) {
-    convert(static_cast<const uint16_t*>(px.data), 65535.f);
+  auto direct = [&](const auto* samples, float scale) {
+    convert([&](int64_t i, int64_t o) {
+      const auto* s = samples + i * ch;
+      r[o] = static_cast<float>(s[0]) / scale;
+      g[o] = static_cast<float>(gray ? s[0] : s[1]) / scale;
+      b[o] = static_cast<float>(gray ? s[0] : s[2]) / scale;
+      if (has_alpha) img.alpha[o] = static_cast<float>(s[ch - 1]) / scale;
+    });
+  };
+  const auto* u8 = static_cast<const uint8_t*>(px.data);
+  if (px.color == stb_glue::Color::kCmyk) {
+    // Inverted CMYK (stored 255 = no ink): each channel times K, as viewers (libjpeg
+    // users reading Adobe files, Pillow's CMYK to RGB) show it.
+    convert([&](int64_t i, int64_t o) {
+      const uint8_t* s = u8 + i * 4;
+      const int k = s[3];
+      r[o] = static_cast<float>(s[0] * k) / 65025.f;  // exact product; at most 1
+      g[o] = static_cast<float>(s[1] * k) / 65025.f;
+      b[o] = static_cast<float>(s[2] * k) / 65025.f;
+    });
+  } else if (px.color == stb_glue::Color::kYcck) {
+    // YCCK: Y, Cb, Cr (JFIF's equations, clamped as libjpeg does) give the inverted C,
+    // M, Y as R', G', B' complements; then as inverted CMYK above.
+    convert([&](int64_t i, int64_t o) {
+      const uint8_t* s = u8 + i * 4;
+      const float yy = s[0], cb = s[1] - 128.f, cr = s[2] - 128.f;
+      const float k = s[3];
+      auto inv = [&](float v) { return (255.f - std::clamp(v, 0.f, 255.f)) * k / 65025.f; };
+      r[o] = inv(yy + 1.402f * cr);
+      g[o] = inv(yy - 0.344136f * cb - 0.714136f * cr);
+      b[o] = inv(yy + 1.772f * cb);
+    });
+  } else if (img.source_16bit) {
+    direct(static_cast<const uint16_t*>(px.data), 65535.f);
   } else {
-    convert(static_cast<const uint8_t*>(px.data), 255.f);
+    direct(u8, 255.f);
   }
   return img;
 }
@@ -403,33 +493,18 @@ Status WriteFileAtomic(const std::string& path, const std::vector<uint8_t>& byte
 }
 
 Status SaveImage(const std::string& path, const Image& img) {
-  const std::string ext = Extension(path);
-  const int ch = img.alpha.empty() ? 3 : 4;
-  const int64_t hw = img.width * img.height;
-  std::vector<uint8_t> px(static_cast<size_t>(hw * ch));
-  auto q = [](float v) {  // [0, 1] -> 8 bits, rounded (values from FromModelOutput are exact)
-    return static_cast<uint8_t>(std::lround(std::clamp(v, 0.f, 1.f) * 255.f));
-  };
-  for (int64_t i = 0; i < hw; ++i) {
-    for (int c = 0; c < 3; ++c) px[i * ch + c] = q(img.rgb[c * hw + i]);
-    if (ch == 4) px[i * ch + 3] = q(img.alpha[i]);
+  PixelImage px;
+  px.width = img.width;
+  px.height = img.height;
+  px.channels = img.alpha.empty() ? 3 : 4;
+  const int64_t hw = img.width * img.height, ch = px.channels;
+  px.data.resize(static_cast<size_t>(hw * ch));
+  for (int64_t i = 0; i < hw; ++i) {  // values from FromModelOutput are exact levels
+    for (int64_t c = 0; c < 3; ++c)
+      px.data[static_cast<size_t>(i * ch + c)] = ToByte(img.rgb[c * hw + i]);
+    if (ch == 4) px.data[static_cast<size_t>(i * ch + 3)] = ToByte(img.alpha[i]);
   }
-  std::vector<uint8_t> out;
-  const int w = static_cast<int>(img.width), h = static_cast<int>(img.height);
-  int ok = 0;
-  if (ext == "png")
-    ok = stbi_write_png_to_func(AppendBytes, &out, w, h, ch, px.data(), w * ch);
-  else if (ext == "jpg" || ext == "jpeg")
-    ok = stbi_write_jpg_to_func(AppendBytes, &out, w, h, ch, px.data(), 95);
-  else if (ext == "bmp")
-    ok = stbi_write_bmp_to_func(AppendBytes, &out, w, h, ch, px.data());
-  else if (ext == "tga")
-    ok = stbi_write_tga_to_func(AppendBytes, &out, w, h, ch, px.data());
-  else
-    return InvalidArgument(path + ": unknown output format '." + ext + "'",
-                           "use .png, .jpg, .bmp or .tga");
-  if (!ok) return IoError(path + ": image encoder failed");
-  return WriteFileAtomic(path, out);
+  return SavePixels(path, px);
 }
 
 std::vector<float> ResizeBilinear(const std::vector<float>& planes, int64_t channels, int64_t h,

@@ -12,6 +12,12 @@
 // palettes are checked (image/format_checks.h); then stb decodes under a memory budget
 // sized from the header, so a decompression bomb fails instead of allocating
 // gigabytes. Every error names the file.
+//
+// Images are converted to what a viewer shows: a JPEG's EXIF orientation is applied
+// (image/exif.h; the Image is upright and its width and height are the upright ones),
+// a CMYK or YCCK JPEG becomes RGB (Adobe's inverted CMYK, as Photoshop writes it and
+// viewers read it), gray is replicated to RGB with its alpha kept, and 16-bit PNG
+// samples keep their 16 bits (source_16bit) until the float conversion.
 #pragma once
 
 #include <cstddef>
@@ -42,7 +48,7 @@ struct Image {
   int64_t width = 0, height = 0;
   std::vector<float> rgb;    // (3, H, W) planar, [0, 1]
   std::vector<float> alpha;  // (H, W) or empty
-  int source_channels = 0;   // 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
+  int source_channels = 0;   // 1 gray, 2 gray+alpha, 3 RGB (CMYK JPEGs too), 4 RGBA
   bool source_16bit = false;
 
   // Bytes of the planes held (rgb and alpha).
@@ -54,9 +60,10 @@ struct Image {
 // What a file's header says, and the memory decoding it takes: for the planner to
 // count images before they are decoded.
 struct ImageInfo {
-  std::string format;  // "PNG", "JPEG", "BMP" or "TGA"
-  int64_t width = 0, height = 0;
-  int channels = 0;  // as the header gives them (a PNG's tRNS chunk may add alpha)
+  std::string format;             // "PNG", "JPEG", "BMP" or "TGA"
+  int64_t width = 0, height = 0;  // upright: after the EXIF orientation, as LoadImage gives
+  int orientation = 1;            // EXIF orientation 1..8 (JPEG only), applied by LoadImage
+  int channels = 0;               // as the header gives them (a PNG's tRNS chunk may add alpha)
   bool is16 = false;
   int64_t file_bytes = 0;
   int64_t decoded_bytes = 0;  // upper bound of Image::ByteSize() after decoding

@@ -24,6 +24,11 @@
 //  - Signed overflow and over-wide shifts in the JPEG decoder (fixes 47164e4, 84b9401):
 //    undefined behaviour without a memory effect on our targets; the fuzz build's UBSan
 //    reports them.
+//  - 4-component JPEGs: stb converts CMYK only with an Adobe APP14 marker of transform 0
+//    and YCCK with transform 2; without the marker (or with transform 1) it reads the
+//    file as YCbCr and drops the fourth component, where libjpeg, and so every viewer,
+//    reads CMYK (no marker) or YCCK. LoadJpegFourComponents below decodes such files
+//    with stb's own steps but returns the components as stored; image.cpp converts them.
 // STBI_ASSERT is off in every build type: its checks can be reached by hostile input,
 // and the engine never aborts on input (debug builds would).
 #include <algorithm>
@@ -130,6 +135,83 @@ class DecodeScope {
 
 constexpr int64_t kHeaderBudget = 1 << 20;  // stbi__jpeg is about 20 KB
 
+// The number of components a JPEG's frame header declares (0 if it cannot be read).
+// Reads the header only (as stbi__jpeg_info does); the caller restarts the context.
+int JpegComponents(stbi__context* s) {
+  auto* j = static_cast<stbi__jpeg*>(stbi__malloc(sizeof(stbi__jpeg)));
+  if (!j) return 0;
+  j->s = s;
+  const int n = stbi__decode_jpeg_header(j, STBI__SCAN_header) ? s->img_n : 0;
+  STBI_FREE(j);
+  return n;
+}
+
+// load_jpeg_image of stb 2.27 for a file of 4 components, up to its colour conversion:
+// the components upsampled to the full size and interleaved as stored. *transform is
+// the Adobe APP14 colour transform (-1 without the marker).
+stbi_uc* LoadJpegFourComponents(stbi__context* s, int* out_x, int* out_y, int* transform) {
+  auto* z = static_cast<stbi__jpeg*>(stbi__malloc(sizeof(stbi__jpeg)));
+  if (!z) return stbi__errpuc("outofmem", "Out of memory");
+  z->s = s;
+  stbi__setup_jpeg(z);
+  z->s->img_n = 0;  // makes stbi__cleanup_jpeg safe
+  auto fail = [&](const char* why) -> stbi_uc* {
+    stbi__cleanup_jpeg(z);
+    STBI_FREE(z);
+    return why ? stbi__errpuc(why, why) : nullptr;
+  };
+  if (!stbi__decode_jpeg_image(z)) return fail(nullptr);
+  if (z->s->img_n != 4) return fail("the component count changed between header and image");
+  stbi__resample res_comp[4];
+  for (int k = 0; k < 4; ++k) {
+    stbi__resample* r = &res_comp[k];
+    z->img_comp[k].linebuf = static_cast<stbi_uc*>(stbi__malloc(z->s->img_x + 3));
+    if (!z->img_comp[k].linebuf) return fail("Out of memory");
+    r->hs = z->img_h_max / z->img_comp[k].h;
+    r->vs = z->img_v_max / z->img_comp[k].v;
+    r->ystep = r->vs >> 1;
+    r->w_lores = (z->s->img_x + r->hs - 1) / r->hs;
+    r->ypos = 0;
+    r->line0 = r->line1 = z->img_comp[k].data;
+    if (r->hs == 1 && r->vs == 1)
+      r->resample = resample_row_1;
+    else if (r->hs == 1 && r->vs == 2)
+      r->resample = stbi__resample_row_v_2;
+    else if (r->hs == 2 && r->vs == 1)
+      r->resample = stbi__resample_row_h_2;
+    else if (r->hs == 2 && r->vs == 2)
+      r->resample = z->resample_row_hv_2_kernel;
+    else
+      r->resample = stbi__resample_row_generic;
+  }
+  auto* output = static_cast<stbi_uc*>(stbi__malloc_mad3(4, z->s->img_x, z->s->img_y, 1));
+  if (!output) return fail("Out of memory");
+  stbi_uc* coutput[4] = {nullptr, nullptr, nullptr, nullptr};
+  for (stbi__uint32 j = 0; j < z->s->img_y; ++j) {
+    stbi_uc* out = output + size_t{4} * z->s->img_x * j;
+    for (int k = 0; k < 4; ++k) {
+      stbi__resample* r = &res_comp[k];
+      const int y_bot = r->ystep >= (r->vs >> 1);
+      coutput[k] = r->resample(z->img_comp[k].linebuf, y_bot ? r->line1 : r->line0,
+                               y_bot ? r->line0 : r->line1, r->w_lores, r->hs);
+      if (++r->ystep >= r->vs) {
+        r->ystep = 0;
+        r->line0 = r->line1;
+        if (++r->ypos < z->img_comp[k].y) r->line1 += z->img_comp[k].w2;
+      }
+    }
+    for (stbi__uint32 i = 0; i < z->s->img_x; ++i, out += 4) {
+      for (int k = 0; k < 4; ++k) out[k] = coutput[k][i];
+    }
+  }
+  *out_x = static_cast<int>(z->s->img_x);
+  *out_y = static_cast<int>(z->s->img_y);
+  *transform = z->app14_color_transform;
+  stbi__cleanup_jpeg(z);
+  STBI_FREE(z);
+  return output;
+}
+
 }  // namespace
 
 const char* FormatName(Format f) {
@@ -217,7 +299,18 @@ bool Decode(Format f, const uint8_t* data, size_t size, int64_t budget_bytes, Pi
   // and flip or convert on request): req_comp 0 keeps the file's channels.
   switch (f) {
     case Format::kJpeg:
-      p = stbi__jpeg_load(&s, &x, &y, &comp, 0, &ri);
+      if (JpegComponents(&s) == 4) {
+        stbi__start_mem(&s, data, static_cast<int>(size));
+        int transform = -1;
+        p = LoadJpegFourComponents(&s, &x, &y, &transform);
+        comp = 4;
+        // libjpeg's reading (jdapimin.c): CMYK without an Adobe marker or with
+        // transform 0; YCCK for transform 2 and, as it assumes, any other value.
+        out->color = transform <= 0 ? Color::kCmyk : Color::kYcck;
+      } else {
+        stbi__start_mem(&s, data, static_cast<int>(size));
+        p = stbi__jpeg_load(&s, &x, &y, &comp, 0, &ri);
+      }
       break;
     case Format::kPng:
       p = stbi__png_load(&s, &x, &y, &comp, 0, &ri);
@@ -235,6 +328,7 @@ bool Decode(Format f, const uint8_t* data, size_t size, int64_t budget_bytes, Pi
   out->over_budget = scope.refused();
   if (!p) {
     *reason = scope.Reason();
+    out->color = Color::kDirect;
     return false;
   }
   out->data = p;

@@ -85,6 +85,17 @@ class Network {
   virtual void Preprocess(const Image& img, const IoSpec& io, float* dst) const = 0;
   virtual Image Postprocess(const float* src, const IoSpec& io) const = 0;
 
+  // Whether the network is fully convolutional over an image: its input for an image is
+  // the image's RGB planes in [0, 1], reflected past the bottom and right edges up to
+  // io.in_h x io.in_w (Preprocess), and output pixel (y, x) depends on input pixels
+  // near (y, x) / scale only. Such a network runs large images in overlapping tiles
+  // (tiling/tiled_image.h), any window of the padded input being an item of its own.
+  virtual bool FullyConvolutional() const { return false; }
+  // Output pixels per input pixel of a fully convolutional network.
+  virtual int64_t Scale() const { return 1; }
+  // The multiple its input sizes must be (windows and tiles are aligned to it).
+  virtual int64_t InputMultiple() const { return 1; }
+
   // Tiling of one item, for when a whole one does not fit: the candidates fewest tiles
   // first (none by default), the tiles each gives per item, the graphs it holds, and a
   // runner of batch 1.

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/reflect.h"
+
 namespace gpen {
 
 namespace {
@@ -113,14 +115,6 @@ class RrdbBuilder {
   Graph g_;
 };
 
-// Reflection of index i into [0, n) (numpy/torch 'reflect'; edge-replicated where the
-// image is too small to reflect).
-int64_t Reflect(int64_t i, int64_t n) {
-  if (n == 1) return 0;
-  while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
-  return i;
-}
-
 }  // namespace
 
 Graph BuildRrdbGraph(const RrdbWeights& w, const GraphOptions& options) {
@@ -154,9 +148,9 @@ void RrdbNetwork::Preprocess(const Image& img, const IoSpec& io, float* dst) con
   for (int64_t c = 0; c < 3; ++c) {
     const float* src = img.rgb.data() + c * img.height * img.width;
     for (int64_t y = 0; y < io.in_h; ++y) {
-      const int64_t sy = Reflect(y, img.height);
+      const int64_t sy = Reflect101(y, img.height);
       for (int64_t x = 0; x < io.in_w; ++x) {
-        dst[(c * io.in_h + y) * io.in_w + x] = src[sy * img.width + Reflect(x, img.width)];
+        dst[(c * io.in_h + y) * io.in_w + x] = src[sy * img.width + Reflect101(x, img.width)];
       }
     }
   }

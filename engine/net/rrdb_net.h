@@ -81,6 +81,9 @@ class RrdbNetwork : public Network {
 
   Result<IoSpec> Io(int64_t h, int64_t w) const override;
   Graph BuildGraph(const GraphOptions& options) const override;
+  bool FullyConvolutional() const override { return true; }
+  int64_t Scale() const override { return w_->arch.scale; }
+  int64_t InputMultiple() const override { return w_->arch.Unshuffle(); }
   void Preprocess(const Image& img, const IoSpec& io, float* dst) const override;
   Image Postprocess(const float* src, const IoSpec& io) const override;
 

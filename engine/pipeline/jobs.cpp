@@ -58,15 +58,15 @@ std::string StripSlashes(std::string p) {
 }
 
 // The folder an output goes to must exist and take new files.
-Status CheckOutputFolder(const std::string& dir) {
+Status CheckOutputFolder(const std::string& dir, const std::string& flag = "--output") {
   struct stat st {};
   if (stat(dir.c_str(), &st) != 0) {
-    return InvalidArgument("--output: the folder " + dir + " does not exist",
+    return InvalidArgument(flag + ": the folder " + dir + " does not exist",
                            "create it first, or write to an existing folder");
   }
-  if (!S_ISDIR(st.st_mode)) return InvalidArgument("--output: " + dir + " is not a folder");
+  if (!S_ISDIR(st.st_mode)) return InvalidArgument(flag + ": " + dir + " is not a folder");
   if (access(dir.c_str(), W_OK | X_OK) != 0) {
-    return IoError("--output: cannot write in the folder " + dir + ": " + std::strerror(errno));
+    return IoError(flag + ": cannot write in the folder " + dir + ": " + std::strerror(errno));
   }
   return Status::Ok();
 }
@@ -129,6 +129,23 @@ Status CheckOutputTarget(const std::string& path) {
   return Status::Ok();
 }
 
+Status MakeFolder(const std::string& flag, const std::string& path_arg) {
+  const std::string path = StripSlashes(path_arg);
+  if (Exists(path) && !IsDir(path)) {
+    return InvalidArgument(flag + " " + path + " is a file, not a folder");
+  }
+  if (!Exists(path) && mkdir(path.c_str(), 0755) != 0) {
+    const int e = errno;
+    if (e == ENOENT) {
+      return InvalidArgument(
+          flag + " " + path + ": cannot create it, the folder " + DirName(path) + " does not exist",
+          "create the parent folder first");
+    }
+    return IoError(flag + " " + path + ": cannot create folder: " + std::strerror(e));
+  }
+  return CheckOutputFolder(path, flag);
+}
+
 Result<std::vector<Job>> PlanJobs(const std::string& in_arg, const std::string& out_arg) {
   const std::string in = StripSlashes(in_arg), out = StripSlashes(out_arg);
   std::vector<Job> jobs;
@@ -141,16 +158,7 @@ Result<std::vector<Job>> PlanJobs(const std::string& in_arg, const std::string& 
       return InvalidArgument("--output " + out + " is a file, but --input is a folder",
                              "give an output folder (it is created if missing)");
     }
-    if (!Exists(out) && mkdir(out.c_str(), 0755) != 0) {
-      const int e = errno;
-      if (e == ENOENT) {
-        return InvalidArgument("--output " + out + ": cannot create it, the folder " +
-                                   DirName(out) + " does not exist",
-                               "create the parent folder first");
-      }
-      return IoError("--output " + out + ": cannot create folder: " + std::strerror(e));
-    }
-    GPEN_TRY(CheckOutputFolder(out));
+    GPEN_TRY(MakeFolder("--output", out));
     if (Canonical(in) == Canonical(out)) {
       return InvalidArgument("--output " + out + " is the input folder",
                              "outputs take the inputs' names and would overwrite them; choose "

@@ -23,6 +23,10 @@ struct Job {
 // input is a folder).
 Result<std::vector<Job>> PlanJobs(const std::string& in_arg, const std::string& out_arg);
 
+// Creates the folder `path` (its parent must exist) or checks an existing one takes new
+// files; errors name `flag`.
+Status MakeFolder(const std::string& flag, const std::string& path);
+
 // An existing output is replaced only when it is a regular file we may write.
 Status CheckOutputTarget(const std::string& path);
 

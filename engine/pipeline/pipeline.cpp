@@ -11,6 +11,7 @@
 
 #include "batch_runner.h"
 #include "core/tensor_view.h"
+#include "pipeline/image_job.h"
 
 namespace gpen {
 
@@ -55,18 +56,16 @@ struct Batch {
 
 class Runner {
  public:
-  Runner(std::shared_ptr<const Network> net, const std::vector<Job>& jobs, const PipelineOptions& o)
-      : net_(std::move(net)), jobs_(jobs), o_(o) {}
+  Runner(const std::vector<std::shared_ptr<const Network>>& nets, const std::vector<Job>& jobs,
+         const PipelineOptions& o)
+      : nets_(nets), net_(nets.at(0)), jobs_(jobs), o_(o) {}
 
   Result<PipelineResult> Run() {
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<Probed> probed = Probe();
-    for (size_t start = 0; start < probed.size();) {
-      size_t end = start + 1;
-      while (end < probed.size() && probed[end].io == probed[start].io) ++end;
-      GPEN_TRY(RunGroup(std::vector<Probed>(probed.begin() + static_cast<std::ptrdiff_t>(start),
-                                            probed.begin() + static_cast<std::ptrdiff_t>(end))));
-      start = end;
+    if (net_->FullyConvolutional()) {
+      RunImages();
+    } else {
+      GPEN_TRY(RunBatches());
     }
     PipelineResult r;
     r.failed = failures_.load();
@@ -76,6 +75,47 @@ class Runner {
   }
 
  private:
+  // Each image on its own, in tiles, through every pass.
+  void RunImages() {
+    ImageJobRunner runner(nets_, o_);
+    for (size_t j = 0; j < jobs_.size(); ++j) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const std::string label =
+          "[" + std::to_string(j + 1) + "/" + std::to_string(jobs_.size()) + "]";
+      auto info = ProbeImage(jobs_[j].in, o_.load);
+      Result<Image> img =
+          info.ok() ? LoadImage(jobs_[j].in, o_.load) : Result<Image>(info.status());
+      if (!img.ok()) {
+        Fail(j, "skipped", img.status());
+        continue;
+      }
+      auto out = runner.Run(std::move(img).value(), label, info->peak_bytes);
+      Status st =
+          out.ok() ? CheckOutputTarget(jobs_[j].out) : out.status().WithContext(jobs_[j].in);
+      if (st.ok()) st = SavePixels(jobs_[j].out, out.value());  // whole or absent
+      if (!st.ok()) {
+        Fail(j, "failed", st);
+        continue;
+      }
+      std::fprintf(stderr, "%s %s -> %s (%lldx%lld, %.2f s)\n", label.c_str(), jobs_[j].in.c_str(),
+                   jobs_[j].out.c_str(), static_cast<long long>(out->width),
+                   static_cast<long long>(out->height), Seconds(t0));
+    }
+  }
+
+  // Items of one shape in planner-sized batches, decode -> run -> encode overlapping.
+  Status RunBatches() {
+    std::vector<Probed> probed = Probe();
+    for (size_t start = 0; start < probed.size();) {
+      size_t end = start + 1;
+      while (end < probed.size() && probed[end].io == probed[start].io) ++end;
+      GPEN_TRY(RunGroup(std::vector<Probed>(probed.begin() + static_cast<std::ptrdiff_t>(start),
+                                            probed.begin() + static_cast<std::ptrdiff_t>(end))));
+      start = end;
+    }
+    return Status::Ok();
+  }
+
   void Fail(size_t job, const char* what, const Status& st) {
     std::fprintf(stderr, "[%zu/%zu] %s: %s\n", job + 1, jobs_.size(), what, st.ToString().c_str());
     ++failures_;
@@ -201,6 +241,7 @@ class Runner {
     }
   }
 
+  const std::vector<std::shared_ptr<const Network>>& nets_;
   std::shared_ptr<const Network> net_;
   const std::vector<Job>& jobs_;
   const PipelineOptions& o_;
@@ -209,9 +250,17 @@ class Runner {
 
 }  // namespace
 
-Result<PipelineResult> RunPipeline(std::shared_ptr<const Network> network,
+Result<PipelineResult> RunPipeline(const std::vector<std::shared_ptr<const Network>>& networks,
                                    const std::vector<Job>& jobs, const PipelineOptions& options) {
-  return Runner(std::move(network), jobs, options).Run();
+  if (networks.empty()) return InvalidArgument("no model to run");
+  for (const auto& n : networks) {
+    if (networks.size() > 1 && !n->FullyConvolutional()) {
+      return InvalidArgument(n->Describe() +
+                             " cannot be chained: only image networks (RRDBNet) "
+                             "run as passes one after another");
+    }
+  }
+  return Runner(networks, jobs, options).Run();
 }
 
 }  // namespace gpen

@@ -8,6 +8,14 @@
 // on batch k, so the device is not left idle while images are converted. Buffers are
 // TensorViews, one (N, C, H, W) batch each.
 //
+// A fully convolutional network (RRDBNet) runs each image on its own instead, in
+// overlapping tiles the planner sizes (tiling/tiled_image.h; the whole image as one tile
+// when it fits), assembled into an 8-bit output; several such networks given in order
+// run as chained passes (x4 then x2 = x8), each planned and tiled on its own, the
+// intermediate staying on the host in 8 bits. Then, optionally, the output is resized
+// to `outscale` times the input (Lanczos, as Real-ESRGAN's --outscale) and filtered
+// against high-frequency ringing (bilateral, --hf-suppress).
+//
 // An input that cannot be read, or an output that cannot be written, is reported and
 // skipped; the rest go on and the result counts the failures. Outputs are written whole
 // or not at all (image/image.h), an existing output is checked again just before it
@@ -24,6 +32,7 @@
 #include "image/image.h"
 #include "net/network.h"
 #include "pipeline/jobs.h"
+#include "tiling/tiled_image.h"
 
 namespace gpen {
 
@@ -35,6 +44,11 @@ struct PipelineOptions {
   int64_t fixed_batch = 0;  // 0 = the planner chooses
   uint64_t noise_seed = 0;
   ImageLoadOptions load;
+  // Fully convolutional networks: tiles, chained passes, post-processing.
+  TileRequest tiles;
+  std::string save_tiles_dir;  // every tile's output as tile_<row>_<col>.png
+  double outscale = 0;         // > 0: the output is this many times the input's size
+  bool hf_suppress = false;
 };
 
 struct PipelineResult {
@@ -42,7 +56,8 @@ struct PipelineResult {
   double seconds = 0;
 };
 
-Result<PipelineResult> RunPipeline(std::shared_ptr<const Network> network,
+// `networks`: one, or several fully convolutional ones run in sequence.
+Result<PipelineResult> RunPipeline(const std::vector<std::shared_ptr<const Network>>& networks,
                                    const std::vector<Job>& jobs, const PipelineOptions& options);
 
 }  // namespace gpen

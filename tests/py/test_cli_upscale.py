@@ -149,5 +149,80 @@ class Upscale(unittest.TestCase):
         self.assertIn("--size '24x' is not WIDTHxHEIGHT", r.stderr)
 
 
+class UpscaleTiles(unittest.TestCase):
+    """Tiles, chained passes and post-processing from the command line."""
+
+    def setUp(self):
+        self.td = tempfile.TemporaryDirectory()
+        self.dir = self.td.name
+        self.img = os.path.join(self.dir, "in.png")
+        write_png(self.img, 61, 45, 3, lambda x, y: ((x * 37 + y) % 256, (y * 53) % 256, (x * y) % 256))
+        self.x4 = os.path.join(MODELS, "rrdb_x4_tiny.safetensors")
+        self.x2 = os.path.join(MODELS, "rrdb_x2_tiny.safetensors")
+
+    def tearDown(self):
+        self.td.cleanup()
+
+    def up(self, out, *flags):
+        r = gpen("upscale", "-m", self.x4, "-i", self.img, "-o", os.path.join(self.dir, out),
+                 "--device", "cpu", *flags)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r, read_png(os.path.join(self.dir, out))
+
+    def test_tiles_equal_the_whole_image_with_enough_pad(self):
+        r0, whole = self.up("whole.png", "--tile-size", "0")
+        self.assertIn("the whole image as one tile", r0.stderr)
+        r1, tiled = self.up("tiled.png", "--tile-size", "16", "--tile-pad", "40", "--tile-batch", "5")
+        self.assertIn("tiles: 12 (4 x 3)", r1.stderr)
+        self.assertIn("5 tiles per run", r1.stderr)
+        self.assertRegex(r1.stderr, r"tile 12/12, [\d.]+ s, about 0 s left")
+        self.assertEqual(whole[:3], tiled[:3])
+        diff = [abs(a - b) for a, b in zip(whole[3], tiled[3])]
+        self.assertLessEqual(max(diff), 1)
+        self.assertLessEqual(sum(d > 0 for d in diff), len(diff) // 1000)
+        self.assertEqual(r1.stderr.count("tiles: "), 1)  # the plan is printed once
+
+    def test_save_tiles(self):
+        tiles = os.path.join(self.dir, "tiles")
+        self.up("o.png", "--tile-size", "32", "--tile-pad", "8", "--save-tiles", tiles)
+        names = sorted(os.listdir(tiles))
+        self.assertEqual(names, ["tile_0_0.png", "tile_0_1.png", "tile_1_0.png", "tile_1_1.png"])
+        w, h, ch, _ = read_png(os.path.join(tiles, "tile_1_1.png"))
+        self.assertEqual(ch, 3)
+        self.assertGreater(w, 32 * 4)  # the window's output: core and context
+
+    def test_chained_passes_and_outscale(self):
+        r = gpen("upscale", "-m", self.x4, "-m", self.x2, "-i", self.img, "-o",
+                 os.path.join(self.dir, "x8.png"), "--device", "cpu", "--tile-size", "32")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("pass 2 of 2", r.stderr)
+        self.assertEqual(read_png(os.path.join(self.dir, "x8.png"))[:3], (61 * 8, 45 * 8, 3))
+        _, out = self.up("x3.png", "--outscale", "3.5")
+        self.assertEqual(out[:3], (round(61 * 3.5), round(45 * 3.5), 3))
+        _, out = self.up("hf.png", "--hf-suppress")
+        self.assertEqual(out[:3], (61 * 4, 45 * 4, 3))
+
+    def test_bad_tile_flags_are_named(self):
+        for flags, text in ((["--tile-size", "8"], "--tile-size 8 is smaller than 16"),
+                            (["--tile-pad", "-1"], "--tile-pad"),
+                            (["--tile-batch", "0"], "--tile-batch"),
+                            (["--outscale", "0"], "--outscale '0'"),
+                            (["--outscale", "abc"], "--outscale 'abc'")):
+            r = gpen("upscale", "-m", self.x4, "-i", self.img, "-o", os.path.join(self.dir, "o.png"), *flags)
+            self.assertEqual(r.returncode, 1, flags)
+            self.assertIn(text, r.stderr)
+        r = gpen("enhance", "-m", os.path.join(MODELS, "tiny64.safetensors"), "-m", self.x4, "-i",
+                 self.img, "-o", os.path.join(self.dir, "o.png"), "--aligned")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("given twice", r.stderr)
+
+    def test_budget_too_small_for_any_tile(self):
+        r = gpen("upscale", "-m", self.x4, "-i", self.img, "-o", os.path.join(self.dir, "o.png"),
+                 "--device", "cpu", "--vram-budget", "1M")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("too small", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "o.png")))
+
+
 if __name__ == "__main__":
     unittest.main()

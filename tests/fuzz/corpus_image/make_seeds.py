@@ -6,9 +6,10 @@ code differs: PNG (8/16-bit, gray/RGB/alpha, palette with tRNS, 1-bit, Adam7
 interlacing, every row filter), JPEG (baseline 4:2:0 and gray, progressive with
 successive approximation, restart intervals), BMP (1/4/8-bit palettes, 16-bit bit
 fields, 24-bit, 32-bit top-down V4 header) and TGA (true colour, gray, 16-bit,
-colour-mapped, run-length encoded). Everything is written here from first principles
-(struct + zlib; the JPEG encoder works in the coefficient domain), so the seeds are
-deterministic and need no image library. tests/test_image.cpp checks every seed decodes.
+colour-mapped, run-length encoded), and what image.cpp converts itself: EXIF
+orientation (APP1) and 4-component JPEGs (CMYK and YCCK, Adobe APP14). Everything is
+written here from first principles (struct + zlib; the JPEG encoder works in the
+coefficient domain), so the seeds are deterministic and need no image library. tests/test_image.cpp checks every seed decodes.
 
 Usage: tests/fuzz/corpus_image/make_seeds.py [OUT_DIR]   (default: this folder)
 """
@@ -226,8 +227,9 @@ class Huffman:
         return b"\xff\xc4" + struct.pack(">H", 2 + len(body)) + body
 
 
-def jpeg(components, sampling, progressive=False, restart=0):
-    """Coefficient-domain encoder. components: 1 (gray) or 3; sampling: (h, v) of comp 0."""
+def jpeg(components, sampling, progressive=False, restart=0, app=b"", jfif=True):
+    """Coefficient-domain encoder. components: 1 (gray), 3 or 4; sampling: (h, v) of comp 0;
+    app: APPn segments after SOI (and the JFIF APP0 unless jfif is False)."""
     hmax, vmax = sampling
     mcux, mcuy = -(-W // (8 * hmax)), -(-H // (8 * vmax))
     comps = []
@@ -368,11 +370,25 @@ def jpeg(components, sampling, progressive=False, restart=0):
         sof += bytes([c["id"], (c["h"] << 4) | c["v"], 0])
     dqt = b"\xff\xdb" + struct.pack(">H", 67) + bytes([0]) + bytes([2] * 64)
     app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    out = b"\xff\xd8" + app0 + dqt
+    out = b"\xff\xd8" + app + (app0 if jfif else b"") + dqt
     out += (b"\xff\xc2" if progressive else b"\xff\xc0") + struct.pack(">H", 2 + len(sof)) + sof
     if restart:
         out += b"\xff\xdd" + struct.pack(">HH", 4, restart)
     return out + b"".join(segments) + b"\xff\xd9"
+
+
+def adobe(transform):
+    """Adobe's APP14 segment: colour transform 0 (CMYK), 1 (YCbCr) or 2 (YCCK)."""
+    return b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00" + bytes([transform])
+
+
+def exif(orientation):
+    """APP1 Exif, little-endian TIFF: IFD0 with Make and Orientation (SHORT)."""
+    tiff = b"II\x2a\x00" + struct.pack("<IH", 8, 2)
+    tiff += struct.pack("<HHI4s", 0x010F, 2, 4, b"Cam\0")
+    tiff += struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack("<I", 0)
+    body = b"Exif\0\0" + tiff
+    return b"\xff\xe1" + struct.pack(">H", 2 + len(body)) + body
 
 
 def main():
@@ -403,6 +419,9 @@ def main():
         "baseline_gray.jpg": jpeg(1, (1, 1)),
         "baseline_restart.jpg": jpeg(3, (2, 1), restart=2),
         "progressive_420.jpg": jpeg(3, (2, 2), progressive=True),
+        "exif6_420.jpg": jpeg(3, (2, 2), app=exif(6)),
+        "cmyk_adobe.jpg": jpeg(4, (1, 1), app=adobe(0), jfif=False),
+        "ycck_adobe_h2v1.jpg": jpeg(4, (2, 1), app=adobe(2) + exif(8), jfif=False),
     }
     for name, data in seeds.items():
         with open(os.path.join(out, name), "wb") as f:

@@ -1,0 +1,155 @@
+// ImageJob: passes, re-plans on out-of-memory, post-processing, alpha.
+#include "pipeline/image_job.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <new>
+
+#include "image/bilateral.h"
+#include "image/resize_lanczos.h"
+
+namespace gpen {
+
+namespace {
+
+Image ToPlanes(const PixelImage& p) {
+  Image img;
+  img.width = p.width;
+  img.height = p.height;
+  const int64_t hw = p.width * p.height;
+  img.rgb.resize(static_cast<size_t>(3 * hw));
+  for (int64_t i = 0; i < hw; ++i)
+    for (int64_t c = 0; c < 3; ++c)
+      img.rgb[static_cast<size_t>(c * hw + i)] =
+          p.data[static_cast<size_t>(i * p.channels + c)] / 255.f;
+  return img;
+}
+
+PixelImage ToPixels(const Image& img) {
+  PixelImage p;
+  p.width = img.width;
+  p.height = img.height;
+  const int64_t hw = img.width * img.height;
+  p.data.resize(static_cast<size_t>(3 * hw));
+  for (int64_t i = 0; i < hw; ++i)
+    for (int64_t c = 0; c < 3; ++c)
+      p.data[static_cast<size_t>(i * 3 + c)] = ToByte(img.rgb[static_cast<size_t>(c * hw + i)]);
+  return p;
+}
+
+// Appends the input's alpha plane (h x w), resized bilinearly to the output, as a 4th
+// channel.
+void AddAlpha(PixelImage* out, const std::vector<float>& alpha, int64_t h, int64_t w) {
+  const std::vector<float> a = ResizeBilinear(alpha, 1, h, w, out->height, out->width);
+  const int64_t hw = out->width * out->height;
+  std::vector<uint8_t> rgba(static_cast<size_t>(4 * hw));
+  for (int64_t i = 0; i < hw; ++i) {
+    for (int64_t c = 0; c < 3; ++c)
+      rgba[static_cast<size_t>(i * 4 + c)] = out->data[static_cast<size_t>(i * 3 + c)];
+    rgba[static_cast<size_t>(i * 4 + 3)] = ToByte(a[static_cast<size_t>(i)]);
+  }
+  out->data = std::move(rgba);
+  out->channels = 4;
+}
+
+}  // namespace
+
+PlanRequest ImageJobRunner::BaseRequest(const Network& net, int64_t decode_bytes) const {
+  PlanRequest req;
+  req.device = o_.device;
+  req.precision = o_.precision;
+  req.budget = o_.budget;
+  req.threads = o_.threads;
+  req.decode_bytes = decode_bytes;
+  if (o_.device == Device::kCpu) {
+    req.limit = CpuAddressSpaceLimit(net.store().total_params() * 4);
+    req.limit_source = "the address-space limit (ulimit -v)";
+  }
+  return req;
+}
+
+Result<PixelImage> ImageJobRunner::RunPass(size_t pass, const TileSource& src, int64_t h, int64_t w,
+                                           const std::string& label, int64_t decode_bytes) {
+  const Network& net = *nets_[pass];
+  GPEN_ASSIGN_OR_RETURN(IoSpec io, net.Io(h, w));
+  TileRequest want = o_.tiles;
+  const std::string pass_name = nets_.size() > 1
+                                    ? "pass " + std::to_string(pass + 1) + " of " +
+                                          std::to_string(nets_.size()) + " (" + net.Describe() + ")"
+                                    : "";
+  for (;;) {
+    GPEN_ASSIGN_OR_RETURN(
+        TilePlan plan,
+        ChooseTilePlan(net, io, want, BaseRequest(net, decode_bytes), pass == 0 ? 12 : 4));
+    const std::string text = (pass_name.empty() ? "" : pass_name + ":\n") + plan.Describe();
+    if (text != last_plan_) std::fprintf(stderr, "%s", text.c_str());
+    last_plan_ = text;
+    TiledRunOptions ro;
+    ro.device = o_.device;
+    ro.backend = plan.run.Options(o_.threads);
+    if (!o_.save_tiles_dir.empty()) {
+      ro.save_tiles_dir = o_.save_tiles_dir;
+      if (nets_.size() > 1) ro.save_tiles_dir += "/pass" + std::to_string(pass + 1);
+    }
+    double last_print = -1;
+    ro.progress = [&](const TileProgress& p) {
+      if (p.total < 2 || (p.done < p.total && p.elapsed_s - last_print < 1.0)) return;
+      last_print = p.elapsed_s;
+      const double left =
+          p.elapsed_s / static_cast<double>(p.done) * static_cast<double>(p.total - p.done);
+      std::fprintf(stderr, "%s %stile %lld/%lld, %.1f s, about %.0f s left\n", label.c_str(),
+                   pass_name.empty() ? "" : (pass_name + ", ").c_str(),
+                   static_cast<long long>(p.done), static_cast<long long>(p.total), p.elapsed_s,
+                   left);
+    };
+    Result<PixelImage> r = Status::Ok();
+    try {
+      r = RunTiled(nets_[pass], src, plan, ro);
+    } catch (const std::bad_alloc&) {
+      r = OutOfMemory("out of host memory while running tiles");
+    }
+    if (r.ok() || r.status().code() != ErrorCode::kOutOfMemory) return r;
+    // Smaller tiles (a fixed batch is halved first), and the pass again from the start:
+    // no tile is lost, since the output is assembled anew.
+    if (want.batch > 1) {
+      want.batch /= 2;
+    } else {
+      const int64_t t = std::max(plan.grid.x.tile, plan.grid.y.tile) / 2;
+      if (t < kMinTile) return r.status();
+      want.tile = t;
+    }
+    std::fprintf(stderr, "notice: %s\nnotice: trying again with tiles of %lld and %lld per run\n",
+                 r.status().message().c_str(), static_cast<long long>(want.tile),
+                 static_cast<long long>(want.batch));
+  }
+}
+
+Result<PixelImage> ImageJobRunner::Run(Image img, const std::string& label, int64_t decode_bytes) {
+  const int64_t h0 = img.height, w0 = img.width;
+  const std::vector<float> alpha = std::move(img.alpha);
+  PixelImage prev;
+  for (size_t p = 0; p < nets_.size(); ++p) {
+    const TileSource src = p == 0 ? TileSource(&img) : TileSource(&prev);
+    GPEN_ASSIGN_OR_RETURN(PixelImage next, RunPass(p, src, src.height(), src.width(), label,
+                                                   p == 0 ? decode_bytes : 0));
+    if (p == 0) std::vector<float>().swap(img.rgb);  // the input is no longer needed
+    prev = std::move(next);
+  }
+  if (o_.outscale > 0 || o_.hf_suppress) {
+    Image f = ToPlanes(prev);
+    prev = PixelImage();
+    if (o_.outscale > 0) {
+      const int64_t ow = std::max<int64_t>(1, std::llround(static_cast<double>(w0) * o_.outscale));
+      const int64_t oh = std::max<int64_t>(1, std::llround(static_cast<double>(h0) * o_.outscale));
+      if (ow != f.width || oh != f.height) f = ResizeLanczos4(f, ow, oh);
+    }
+    if (o_.hf_suppress) f = BilateralFilter(f, 5, 75.0, 75.0);
+    prev = ToPixels(f);
+  }
+  if (!alpha.empty()) AddAlpha(&prev, alpha, h0, w0);
+  return prev;
+}
+
+}  // namespace gpen

@@ -1,0 +1,34 @@
+// ImageJob: one image through fully convolutional networks (RRDBNet) in tiles: every
+// pass planned and tiled on its own, out-of-memory answered by smaller tiles, then the
+// optional resize to --outscale and the --hf-suppress filter, and the alpha plane.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "image/image.h"
+#include "image/pixels.h"
+#include "net/network.h"
+#include "pipeline/pipeline.h"
+
+namespace gpen {
+
+class ImageJobRunner {
+ public:
+  ImageJobRunner(std::vector<std::shared_ptr<const Network>> nets, const PipelineOptions& o)
+      : nets_(std::move(nets)), o_(o) {}
+  // `label` prefixes progress lines ("[2/5]"); decode_bytes: what decoding held.
+  Result<PixelImage> Run(Image img, const std::string& label, int64_t decode_bytes);
+
+ private:
+  Result<PixelImage> RunPass(size_t pass, const TileSource& src, int64_t h, int64_t w,
+                             const std::string& label, int64_t decode_bytes);
+  PlanRequest BaseRequest(const Network& net, int64_t decode_bytes) const;
+
+  std::vector<std::shared_ptr<const Network>> nets_;
+  const PipelineOptions& o_;
+  std::string last_plan_;  // printed once, and again only when it changes
+};
+
+}  // namespace gpen

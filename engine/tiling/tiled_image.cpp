@@ -1,0 +1,163 @@
+// Tiled runs: the tile plan, windows cut from the source, batches of tiles, assembly.
+#include "tiling/tiled_image.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "core/check.h"
+#include "core/reflect.h"
+#include "core/tensor_view.h"
+#include "session.h"
+#include "tiling/assembler.h"
+
+namespace gpen {
+
+int64_t TileSource::height() const {
+  return planes_ ? planes_->height : pixels_->height;
+}
+int64_t TileSource::width() const {
+  return planes_ ? planes_->width : pixels_->width;
+}
+
+void TileSource::ReadWindow(int64_t y0, int64_t x0, int64_t h, int64_t w, float* dst) const {
+  const int64_t ih = height(), iw = width();
+  for (int64_t y = 0; y < h; ++y) {
+    const int64_t sy = Reflect101(y0 + y, ih);
+    for (int64_t x = 0; x < w; ++x) {
+      const int64_t sx = Reflect101(x0 + x, iw);
+      for (int64_t c = 0; c < 3; ++c) {
+        dst[(c * h + y) * w + x] =
+            planes_ ? planes_->rgb[static_cast<size_t>((c * ih + sy) * iw + sx)]
+                    : pixels_->data[static_cast<size_t>((sy * iw + sx) * pixels_->channels + c)] /
+                          255.f;
+      }
+    }
+  }
+}
+
+namespace {
+
+// Tile edges the planner tries after the whole image, largest first.
+const int64_t kTileSizes[] = {2048, 1536, 1024, 768, 512, 384, 256, 192, 128, 96, 64, 48, 32, 16};
+
+Result<TilePlan> PlanFor(const Network& net, const IoSpec& image_io, int64_t tile, int64_t pad,
+                         int64_t batch, PlanRequest req, int source_bytes_per_pixel) {
+  TilePlan p;
+  p.image_io = image_io;
+  p.grid = MakeTileGrid(image_io.in_h, image_io.in_w, tile, pad, net.InputMultiple());
+  GPEN_ASSIGN_OR_RETURN(p.window_io, net.Io(p.grid.y.window, p.grid.x.window));
+  req.faces = p.grid.count();
+  req.fixed_batch = batch > 0 ? std::min(batch, p.grid.count()) : 0;
+  req.image_batches = 1;  // the windows of one batch, in and out
+  if (req.device == Device::kCpu) {
+    const int64_t s = net.Scale();
+    req.host_lines.push_back(
+        {"input image", image_io.valid_h / s * image_io.valid_w / s * source_bytes_per_pixel});
+    req.host_lines.push_back({"output image (8-bit)", image_io.valid_h * image_io.valid_w * 4});
+    req.host_lines.push_back(
+        {"seam bands (float)", TileAssembler::MaxFloatBytes(p.grid, s, image_io.valid_w)});
+  }
+  GPEN_ASSIGN_OR_RETURN(p.run, ChooseRunPlan(net, p.window_io, req));
+  p.run.item_noun = "tile";
+  if (p.run.tiled) return OutOfMemory("a tile of this size does not fit");  // not this way
+  return p;
+}
+
+}  // namespace
+
+Result<TilePlan> ChooseTilePlan(const Network& net, const IoSpec& image_io, const TileRequest& want,
+                                PlanRequest base, int source_bytes_per_pixel) {
+  GPEN_CHECK(net.FullyConvolutional());
+  const int64_t pad = want.pad >= 0 ? want.pad : kAutoTilePad;
+  if (want.tile >= 0) {
+    return PlanFor(net, image_io, want.tile, pad, want.batch, base, source_bytes_per_pixel);
+  }
+  Status last = Status::Ok();
+  const int64_t edge = std::max(image_io.in_h, image_io.in_w);
+  auto whole = PlanFor(net, image_io, 0, pad, want.batch, base, source_bytes_per_pixel);
+  if (whole.ok()) return whole;
+  last = whole.status();
+  for (int64_t t : kTileSizes) {
+    if (t >= edge) continue;
+    auto p = PlanFor(net, image_io, t, pad, want.batch, base, source_bytes_per_pixel);
+    if (p.ok()) return p;
+    last = p.status();
+    if (last.code() != ErrorCode::kOutOfMemory) return last;
+  }
+  return Status(last.code(),
+                last.message() + " (even as tiles of " + std::to_string(kMinTile) +
+                    " pixels with a pad of " + std::to_string(pad) + ")",
+                last.hint());
+}
+
+std::string TilePlan::Describe() const {
+  std::ostringstream os;
+  if (grid.count() == 1) {
+    os << "tiles: the whole image as one tile (" << grid.x.window << "x" << grid.y.window
+       << " input pixels)\n";
+  } else {
+    os << "tiles: " << grid.count() << " (" << grid.x.count() << " x " << grid.y.count() << ") of "
+       << grid.x.tile << "x" << grid.y.tile << " input pixels, pad " << grid.x.pad << ", windows "
+       << grid.x.window << "x" << grid.y.window << ", seam bands " << 2 * grid.x.blend << " px, "
+       << run.batch << " tile" << (run.batch == 1 ? "" : "s") << " per run\n";
+  }
+  return os.str() + run.Describe();
+}
+
+namespace {
+
+Status SaveTile(const std::string& dir, int64_t ty, int64_t tx, const float* planes, int64_t h,
+                int64_t w) {
+  PixelImage img;
+  img.width = w;
+  img.height = h;
+  img.data.resize(static_cast<size_t>(h * w * 3));
+  for (int64_t i = 0; i < h * w; ++i)
+    for (int64_t c = 0; c < 3; ++c)
+      img.data[static_cast<size_t>(i * 3 + c)] = ToByte(planes[c * h * w + i]);
+  return SavePixels(dir + "/tile_" + std::to_string(ty) + "_" + std::to_string(tx) + ".png", img);
+}
+
+}  // namespace
+
+Result<PixelImage> RunTiled(std::shared_ptr<const Network> net, const TileSource& src,
+                            const TilePlan& plan, const TiledRunOptions& o) {
+  const TileGrid& g = plan.grid;
+  const IoSpec& wio = plan.window_io;
+  const int64_t total = g.count(), batch = plan.run.batch;
+  GPEN_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
+                        Session::Create(net, net->OptionsFor(wio, batch), o.device, o.backend));
+  TileAssembler assembler(g, net->Scale(), plan.image_io.valid_h, plan.image_io.valid_w);
+  std::vector<float> in, out;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t first = 0; first < total; first += batch) {
+    const int64_t n = std::min(batch, total - first);
+    // The session runs `batch` windows; a last, smaller batch leaves the rest as zeros.
+    const TensorView iv = TensorView::Of(&in, {batch, 3, wio.in_h, wio.in_w});
+    const TensorView ov = TensorView::Of(&out, {batch, 3, wio.out_h, wio.out_w});
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t ty = (first + k) / g.x.count(), tx = (first + k) % g.x.count();
+      src.ReadWindow(g.y.window_begin[ty], g.x.window_begin[tx], wio.in_h, wio.in_w, iv.Item(k));
+    }
+    GPEN_TRY(session->Run(iv.data(), ov.data()));
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t ty = (first + k) / g.x.count(), tx = (first + k) % g.x.count();
+      assembler.Add(ty, tx, ov.Item(k));
+      if (!o.save_tiles_dir.empty()) {
+        GPEN_TRY(SaveTile(o.save_tiles_dir, ty, tx, ov.Item(k), wio.out_h, wio.out_w));
+      }
+    }
+    if (o.progress) {
+      const double el =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      o.progress({first + n, total, el});
+    }
+  }
+  return assembler.Finish();
+}
+
+}  // namespace gpen
