@@ -298,7 +298,7 @@ std::string RunPlan::Describe() const {
   if (tiled) {
     os << ", tiled from " << tile.split_res << "x" << tile.split_res << ": " << tiles_per_face
        << " tiles of " << tile.tile << "x" << tile.tile << " per " << item_noun;
-  } else {
+  } else if (item_noun != "tile") {  // a tile plan's tiles are described by its caller
     os << ", untiled";
   }
   os << ", " << passes << " pass" << (passes == 1 ? "" : "es") << " for " << faces << " "

@@ -1,4 +1,5 @@
-// gpen plan: the batch, tiles and planned peak memory of a run, without running it.
+// gpen plan: the batch, tiles and planned peak memory of a run, without running it; for
+// an image network (RRDBNet) the tile size, pad and tile batch for an image of --size.
 //
 // Works without a GPU when --vram-budget is given (the CUDA figures are computed on the
 // host), so a 2 GB laptop's configuration can be planned anywhere.
@@ -8,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/device_select.h"
+#include "cli/run_command.h"
 #include "net/registry.h"
 #include "run_plan.h"
 
@@ -24,6 +26,7 @@ Status CmdPlan(int argc, char** argv) {
       .Flag("--precision", true, "fp32 or fp16", "fp32")
       .Flag("--json", false, "print the plan as one JSON object")
       .Flag("-h,--help", false, "show this help");
+  AddTileFlags(a);  // image networks (RRDBNet) run in tiles
   GPEN_TRY(a.Parse(argc, argv));
   if (a.Has("--help")) {
     std::printf("usage: gpen plan (-m MODEL | --arch NAME) [flags]\n\n%s", a.Help().c_str());
@@ -51,6 +54,20 @@ Status CmdPlan(int argc, char** argv) {
     return InvalidArgument("gpen plan: give -m MODEL or --arch NAME", "see gpen plan --help");
   }
   GPEN_ASSIGN_OR_RETURN(IoSpec io, net->Io(size.first, size.second));
+  if (net->FullyConvolutional()) {
+    TileRequest tiles;
+    GPEN_TRY(ParseTileFlags(a, &tiles));
+    GPEN_ASSIGN_OR_RETURN(TilePlan plan, ChooseTilePlan(*net, io, tiles, req, 12));
+    if (a.Has("--json")) {
+      std::printf("%s\n", plan.Json().c_str());
+    } else {
+      std::printf("model: %s\nimage: %lldx%lld -> %lldx%lld\n%s", net->Describe().c_str(),
+                  static_cast<long long>(size.second), static_cast<long long>(size.first),
+                  static_cast<long long>(io.valid_w), static_cast<long long>(io.valid_h),
+                  plan.Describe().c_str());
+    }
+    return Status::Ok();
+  }
   GPEN_ASSIGN_OR_RETURN(RunPlan plan, ChooseRunPlan(*net, io, req));
   if (a.Has("--json")) {
     std::printf("%s\n", plan.Json().c_str());

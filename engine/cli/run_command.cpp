@@ -1,6 +1,8 @@
 // The flags and the body of a run over files, for enhance and upscale.
 #include "cli/run_command.h"
 
+#include <sys/resource.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +15,19 @@
 #include "pipeline/pipeline.h"
 
 namespace gpen::cli {
+
+void AddTileFlags(Args& a) {
+  a.Flag("--tile-size", true,
+         "tile edge in input pixels, 0 for the whole image as one tile, or auto: the largest "
+         "that fits the memory budget",
+         "auto")
+      .Flag("--tile-pad", true, "context around each tile, in input pixels, or auto (32)", "auto")
+      .Flag("--tile-batch", true, "tiles per run, or auto: as many as fit", "auto")
+      .Flag("--tile-blend", true,
+            "seams: auto (neighbours mixed in a narrow band where both have context) or hard "
+            "(each tile keeps its core, Real-ESRGAN's way; for comparison)",
+            "auto");
+}
 
 void AddRunFlags(const RunCommand& c, Args& a) {
   a.Flag("-m,--model", true, "converted model file (.safetensors)")
@@ -34,13 +49,8 @@ void AddRunFlags(const RunCommand& c, Args& a) {
   }
   if (c.image_flags) {
     a.Repeatable("--model");
-    a.Flag("--tile-size", true,
-           "tile edge in input pixels, 0 for the whole image as one tile, or auto: the "
-           "largest that fits the memory budget",
-           "auto")
-        .Flag("--tile-pad", true, "context around each tile, in input pixels, or auto (32)", "auto")
-        .Flag("--tile-batch", true, "tiles per run, or auto: as many as fit", "auto")
-        .Flag("--save-tiles", true, "also write every tile's output to this folder")
+    AddTileFlags(a);
+    a.Flag("--save-tiles", true, "also write every tile's output to this folder")
         .Flag("--outscale", true,
               "resize the result to this many times the input's size (Lanczos), e.g. 8 "
               "after -m x4 -m x4 for x8, or 3.5")
@@ -57,16 +67,30 @@ Result<int64_t> AutoOrInt(const Args& a, const std::string& flag, int64_t lo, in
   return a.GetInt(flag, lo, hi);
 }
 
-Status ParseImageFlags(const Args& a, PipelineOptions* po) {
-  GPEN_ASSIGN_OR_RETURN(po->tiles.tile, AutoOrInt(a, "--tile-size", 0, 65536));
-  GPEN_ASSIGN_OR_RETURN(po->tiles.pad, AutoOrInt(a, "--tile-pad", 0, 1024));
-  GPEN_ASSIGN_OR_RETURN(po->tiles.batch, AutoOrInt(a, "--tile-batch", 1, 256));
-  if (po->tiles.tile > 0 && po->tiles.tile < kMinTile) {
+}  // namespace
+
+Status ParseTileFlags(const Args& a, TileRequest* t) {
+  GPEN_ASSIGN_OR_RETURN(t->tile, AutoOrInt(a, "--tile-size", 0, 65536));
+  GPEN_ASSIGN_OR_RETURN(t->pad, AutoOrInt(a, "--tile-pad", 0, 1024));
+  GPEN_ASSIGN_OR_RETURN(t->batch, AutoOrInt(a, "--tile-batch", 1, 256));
+  if (t->tile > 0 && t->tile < kMinTile) {
     return InvalidArgument(
         "--tile-size " + a.Get("--tile-size") + " is smaller than " + std::to_string(kMinTile) +
             " pixels",
         "use 0 for the whole image, auto, or a tile of at least " + std::to_string(kMinTile));
   }
+  const std::string blend = a.Get("--tile-blend");
+  if (blend != "auto" && blend != "hard") {
+    return InvalidArgument("--tile-blend '" + blend + "' is not auto or hard");
+  }
+  t->hard_crop = blend == "hard";
+  return Status::Ok();
+}
+
+namespace {
+
+Status ParseImageFlags(const Args& a, PipelineOptions* po) {
+  GPEN_TRY(ParseTileFlags(a, &po->tiles));
   po->hf_suppress = a.Has("--hf-suppress");
   if (a.Has("--outscale")) {
     const std::string v = a.Get("--outscale");
@@ -136,8 +160,15 @@ Status RunFiles(const RunCommand& c, const Args& a, int* failed) {
   }
   GPEN_ASSIGN_OR_RETURN(PipelineResult r, RunPipeline(networks, jobs, po));
   *failed = static_cast<int>(r.failed);
-  std::fprintf(stderr, "done: %lld of %zu images in %.1f s%s\n", static_cast<long long>(r.written),
-               jobs.size(), r.seconds, r.failed ? " (some failed, see above)" : "");
+  std::string rss;
+  if (po.device == Device::kCpu) {
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    rss = ", peak RSS " + FormatBytes(static_cast<int64_t>(ru.ru_maxrss) * 1024);
+  }
+  std::fprintf(stderr, "done: %lld of %zu images in %.1f s%s%s\n",
+               static_cast<long long>(r.written), jobs.size(), r.seconds, rss.c_str(),
+               r.failed ? " (some failed, see above)" : "");
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "core/status.h"
+#include "tiling/tiled_image.h"
 
 namespace gpen::cli {
 
@@ -22,6 +23,11 @@ struct RunCommand {
 // --max-pixels (and --seed; and for image networks the tile flags, --save-tiles,
 // --outscale, --hf-suppress, with -m repeatable for chained passes) on `a`.
 void AddRunFlags(const RunCommand& c, Args& a);
+// The tile flags alone (--tile-size, --tile-pad, --tile-batch, --tile-blend), for
+// gpen plan as for upscale, and their values.
+void AddTileFlags(Args& a);
+Status ParseTileFlags(const Args& a, TileRequest* tiles);
+
 // Parses the flags, plans the jobs, loads the model (which must be of c.family) and
 // runs it; sets *failed to the images that could not be processed.
 Status RunFiles(const RunCommand& c, const Args& a, int* failed);

@@ -15,7 +15,7 @@ int64_t RoundUp(int64_t v, int64_t m) {
 
 }  // namespace
 
-AxisTiles TileAxis(int64_t length, int64_t tile, int64_t pad, int64_t align) {
+AxisTiles TileAxis(int64_t length, int64_t tile, int64_t pad, int64_t align, bool hard_crop) {
   GPEN_CHECK(length > 0 && align > 0 && length % align == 0);
   AxisTiles a;
   a.length = length;
@@ -41,6 +41,7 @@ AxisTiles TileAxis(int64_t length, int64_t tile, int64_t pad, int64_t align) {
   for (int64_t k = 0; k < n; ++k) least = std::min(least, a.core_end[k] - a.core_begin[k]);
   a.blend = n > 1 ? std::min(a.pad / 4, least / 4) : 0;
   if (n > 1 && a.pad > 0 && a.blend == 0 && least >= 2) a.blend = 1;
+  if (hard_crop) a.blend = 0;
   return a;
 }
 
@@ -63,8 +64,9 @@ int64_t AxisTiles::ReachEnd(int64_t i) const {
   return i + 1 < count() ? core_end[i] + blend : length;
 }
 
-TileGrid MakeTileGrid(int64_t h, int64_t w, int64_t tile, int64_t pad, int64_t align) {
-  return {TileAxis(h, tile, pad, align), TileAxis(w, tile, pad, align)};
+TileGrid MakeTileGrid(int64_t h, int64_t w, int64_t tile, int64_t pad, int64_t align,
+                      bool hard_crop) {
+  return {TileAxis(h, tile, pad, align, hard_crop), TileAxis(w, tile, pad, align, hard_crop)};
 }
 
 }  // namespace gpen

@@ -46,14 +46,17 @@ struct AxisTiles {
 };
 
 // Tiles along one axis. tile <= 0 or tile >= length: one tile, the whole axis. tile and
-// pad are rounded up to multiples of `align` (the network's input multiple).
-AxisTiles TileAxis(int64_t length, int64_t tile, int64_t pad, int64_t align);
+// pad are rounded up to multiples of `align` (the network's input multiple). hard_crop:
+// no seam bands, each tile keeps exactly its core (for comparison; blend 0).
+AxisTiles TileAxis(int64_t length, int64_t tile, int64_t pad, int64_t align,
+                   bool hard_crop = false);
 
 struct TileGrid {
   AxisTiles y, x;
   int64_t count() const { return y.count() * x.count(); }
 };
 
-TileGrid MakeTileGrid(int64_t h, int64_t w, int64_t tile, int64_t pad, int64_t align);
+TileGrid MakeTileGrid(int64_t h, int64_t w, int64_t tile, int64_t pad, int64_t align,
+                      bool hard_crop = false);
 
 }  // namespace gpen

@@ -45,10 +45,11 @@ namespace {
 const int64_t kTileSizes[] = {2048, 1536, 1024, 768, 512, 384, 256, 192, 128, 96, 64, 48, 32, 16};
 
 Result<TilePlan> PlanFor(const Network& net, const IoSpec& image_io, int64_t tile, int64_t pad,
-                         int64_t batch, PlanRequest req, int source_bytes_per_pixel) {
+                         int64_t batch, bool hard_crop, PlanRequest req,
+                         int source_bytes_per_pixel) {
   TilePlan p;
   p.image_io = image_io;
-  p.grid = MakeTileGrid(image_io.in_h, image_io.in_w, tile, pad, net.InputMultiple());
+  p.grid = MakeTileGrid(image_io.in_h, image_io.in_w, tile, pad, net.InputMultiple(), hard_crop);
   GPEN_ASSIGN_OR_RETURN(p.window_io, net.Io(p.grid.y.window, p.grid.x.window));
   req.faces = p.grid.count();
   req.fixed_batch = batch > 0 ? std::min(batch, p.grid.count()) : 0;
@@ -74,16 +75,19 @@ Result<TilePlan> ChooseTilePlan(const Network& net, const IoSpec& image_io, cons
   GPEN_CHECK(net.FullyConvolutional());
   const int64_t pad = want.pad >= 0 ? want.pad : kAutoTilePad;
   if (want.tile >= 0) {
-    return PlanFor(net, image_io, want.tile, pad, want.batch, base, source_bytes_per_pixel);
+    return PlanFor(net, image_io, want.tile, pad, want.batch, want.hard_crop, base,
+                   source_bytes_per_pixel);
   }
   Status last = Status::Ok();
   const int64_t edge = std::max(image_io.in_h, image_io.in_w);
-  auto whole = PlanFor(net, image_io, 0, pad, want.batch, base, source_bytes_per_pixel);
+  auto whole =
+      PlanFor(net, image_io, 0, pad, want.batch, want.hard_crop, base, source_bytes_per_pixel);
   if (whole.ok()) return whole;
   last = whole.status();
   for (int64_t t : kTileSizes) {
     if (t >= edge) continue;
-    auto p = PlanFor(net, image_io, t, pad, want.batch, base, source_bytes_per_pixel);
+    auto p =
+        PlanFor(net, image_io, t, pad, want.batch, want.hard_crop, base, source_bytes_per_pixel);
     if (p.ok()) return p;
     last = p.status();
     if (last.code() != ErrorCode::kOutOfMemory) return last;
@@ -106,6 +110,18 @@ std::string TilePlan::Describe() const {
        << run.batch << " tile" << (run.batch == 1 ? "" : "s") << " per run\n";
   }
   return os.str() + run.Describe();
+}
+
+std::string TilePlan::Json() const {
+  const std::string run_json = run.Json();
+  std::ostringstream os;
+  os << "{\"tiles\":" << grid.count() << ",\"tiles_x\":" << grid.x.count()
+     << ",\"tiles_y\":" << grid.y.count() << ",\"tile_w\":" << grid.x.tile
+     << ",\"tile_h\":" << grid.y.tile << ",\"pad\":" << grid.x.pad
+     << ",\"window_w\":" << grid.x.window << ",\"window_h\":" << grid.y.window
+     << ",\"blend\":" << std::max(grid.x.blend, grid.y.blend) << ",\"tile_batch\":" << run.batch
+     << ",\"run\":" << run_json << "}";
+  return os.str();
 }
 
 namespace {

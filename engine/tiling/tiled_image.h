@@ -50,9 +50,10 @@ class TileSource {
 };
 
 struct TileRequest {
-  int64_t tile = -1;   // core edge in input pixels; 0: the whole image; -1: auto
-  int64_t pad = -1;    // context on each side; -1: auto (kAutoTilePad)
-  int64_t batch = -1;  // tiles per run; -1: auto
+  int64_t tile = -1;       // core edge in input pixels; 0: the whole image; -1: auto
+  int64_t pad = -1;        // context on each side; -1: auto (kAutoTilePad)
+  int64_t batch = -1;      // tiles per run; -1: auto
+  bool hard_crop = false;  // keep each tile's core only (Real-ESRGAN's way), no seam bands
 };
 
 struct TilePlan {
@@ -61,6 +62,7 @@ struct TilePlan {
   IoSpec window_io;  // one tile's
   RunPlan run;       // batch = tiles per run
   std::string Describe() const;
+  std::string Json() const;
 };
 
 // `base`: device, precision, budget, threads, limits as for any run; faces and

@@ -8,6 +8,7 @@ same PNG except where a value lies within float rounding of a .5 level: at most 
 on at most 0.1% of values.
 """
 
+import json
 import os
 import struct
 import subprocess
@@ -141,9 +142,16 @@ class Upscale(unittest.TestCase):
         self.assertIn("ms per input megapixel", r.stdout)
         self.assertIn("RESULT impl=gpen net=rrdbnet", r.stdout)
         r = gpen("plan", "--arch", "realesrgan-x4plus", "--device", "cuda", "--vram-budget", "8G",
-                 "--size", "320x240", "--faces", "5")
+                 "--size", "320x240")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("for 5 images", r.stdout)
+        self.assertIn("the whole image as one tile", r.stdout)
+        # A 12-megapixel photo at x4 plans within 2 GB on CUDA, in tiles.
+        r = gpen("plan", "--arch", "realesrgan-x4plus", "--device", "cuda", "--vram-budget", "2G",
+                 "--size", "4000x3000", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        plan = json.loads(r.stdout)
+        self.assertGreater(plan["tiles"], 1)
+        self.assertLessEqual(plan["run"]["planned_peak_bytes"], 2 * 1024 ** 3 - plan["run"]["margin_bytes"])
         r = gpen("bench", "--arch", "rrdb-tiny", "--size", "24x")
         self.assertEqual(r.returncode, 1)
         self.assertIn("--size '24x' is not WIDTHxHEIGHT", r.stderr)
