@@ -8,9 +8,12 @@
 //    memory is then taken away, and BatchRunner plans again for less and restores every
 //    face, with the same result as the CPU.
 // 3. No NVIDIA driver, or no GPU: a plain notice, not a CUDA error string.
+// 4. Tiles of an image network that do not fit the device after all: the tile shrinks,
+//    the pass runs again, and no tile is lost.
 #include <cudasim/control.h>
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <memory>
 #include <random>
 
@@ -19,7 +22,10 @@
 #include "compare.h"
 #include "fixtures.h"
 #include "net/gpen_net.h"
+#include "net/registry.h"
+#include "net/rrdb_net.h"
 #include "net_helpers.h"
+#include "pipeline/image_job.h"
 #include "session.h"
 
 using namespace gpen;
@@ -156,4 +162,53 @@ TEST_CASE("cudasim engine: no NVIDIA driver, or no GPU, reads as such") {
     REQUIRE_FALSE(s.ok());
     CHECK(s.status().code() != ErrorCode::kOutOfMemory);
   }
+}
+
+TEST_CASE("cudasim engine: tiles that do not fit the device shrink and no tile is lost") {
+  DeviceReset reset;
+  // A very small RRDBNet (receptive field about 18 input pixels), so that the emulator
+  // runs it quickly.
+  RrdbArch arch;
+  arch.num_feat = 4, arch.num_block = 1, arch.num_grow_ch = 4;
+  auto w = RrdbWeights::Random(arch, 9);
+  REQUIRE(w.ok());
+  const std::shared_ptr<const Network> net = std::make_shared<const RrdbNetwork>(
+      std::make_shared<const RrdbWeights>(std::move(w).value()));
+  Image img;
+  img.height = 300;
+  img.width = 400;
+  for (int64_t i = 0; i < 3 * img.height * img.width; ++i)
+    img.rgb.push_back(0.5f + 0.5f * std::cos(0.29f * static_cast<float>(i % 173)));
+  PipelineOptions po;
+  // Past the receptive field with a hard crop: any tiling equals the whole image.
+  po.tiles.pad = 24;
+  po.tiles.hard_crop = true;
+  auto cpu = ImageJobRunner({net}, po).Run(img, "[cpu]", 0);
+  REQUIRE_MESSAGE(cpu.ok(), cpu.status().ToString());
+
+  // A user budget the simulated card does not have: the plan runs the whole image as one
+  // tile, its session cannot be allocated, and the pass is planned again for the memory
+  // free, in tiles.
+  po.device = Device::kCuda;
+  po.budget = int64_t{8} << 30;
+  auto io = net->Io(img.height, img.width);
+  REQUIRE(io.ok());
+  const size_t before = cudasim::DeviceBytesInUse();
+  {
+    auto whole = Session::Create(net, net->OptionsFor(io.value(), 1), Device::kCuda, {});
+    REQUIRE(whole.ok());
+    const size_t need = cudasim::DeviceBytesInUse() - before;
+    whole.value().reset();
+    MESSAGE("the whole image takes " << need << " bytes");
+    // Room for the planner's margin (64 MiB) and about half of the whole image.
+    cudasim::SetMemoryLimit(before + need / 2 + (size_t{64} << 20));
+  }
+  auto gpu = ImageJobRunner({net}, po).Run(img, "[cuda]", 0);
+  REQUIRE_MESSAGE(gpu.ok(), gpu.status().ToString());
+  REQUIRE(gpu->data.size() == cpu->data.size());
+  int64_t worst = 0;
+  for (size_t i = 0; i < cpu->data.size(); ++i)
+    worst = std::max<int64_t>(worst, std::abs(int(cpu->data[i]) - int(gpu->data[i])));
+  CHECK(worst <= 1);  // 8-bit levels of outputs equal to float rounding
+  CHECK(cudasim::DeviceBytesInUse() == before);
 }

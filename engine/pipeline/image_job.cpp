@@ -56,6 +56,28 @@ void AddAlpha(PixelImage* out, const std::vector<float>& alpha, int64_t h, int64
 
 }  // namespace
 
+Result<TileRequest> ImageJobRunner::Smaller(const Network& net, const IoSpec& io,
+                                            const TilePlan& failed, TileRequest want,
+                                            const Status& why) const {
+  const int64_t edge = std::max(failed.grid.x.tile, failed.grid.y.tile);
+  if (want.batch > 1) {
+    want.batch /= 2;
+    return want;
+  }
+  for (int64_t t = edge / 2; t >= kMinTile; t /= 2) {
+    const TileGrid g =
+        MakeTileGrid(io.in_h, io.in_w, t, failed.grid.x.pad, net.InputMultiple(), want.hard_crop);
+    if (g.x.window * g.y.window < failed.grid.x.window * failed.grid.y.window) {
+      want.tile = t;
+      return want;
+    }
+  }
+  return Status(why.code(),
+                why.message() + "; smaller tiles do not help (a pad of " +
+                    std::to_string(failed.grid.x.pad) + " pixels dominates the window)",
+                "give a smaller --tile-pad, --precision fp16, or free memory");
+}
+
 PlanRequest ImageJobRunner::BaseRequest(const Network& net, int64_t decode_bytes) const {
   PlanRequest req;
   req.device = o_.device;
@@ -79,10 +101,15 @@ Result<PixelImage> ImageJobRunner::RunPass(size_t pass, const TileSource& src, i
                                     ? "pass " + std::to_string(pass + 1) + " of " +
                                           std::to_string(nets_.size()) + " (" + net.Describe() + ")"
                                     : "";
+  int64_t replanned = 0;  // a budget re-planned after an allocation failed (0: none)
   for (;;) {
-    GPEN_ASSIGN_OR_RETURN(
-        TilePlan plan,
-        ChooseTilePlan(net, io, want, BaseRequest(net, decode_bytes), pass == 0 ? 12 : 4));
+    PlanRequest req = BaseRequest(net, decode_bytes);
+    if (replanned > 0) {
+      req.budget = replanned;
+      req.budget_measured = true;  // what is free now: a CUDA context is already spent
+      req.budget_source = "re-planned after an allocation failed";
+    }
+    GPEN_ASSIGN_OR_RETURN(TilePlan plan, ChooseTilePlan(net, io, want, req, pass == 0 ? 12 : 4));
     const std::string text = (pass_name.empty() ? "" : pass_name + ":\n") + plan.Describe();
     if (text != last_plan_) std::fprintf(stderr, "%s", text.c_str());
     last_plan_ = text;
@@ -111,19 +138,29 @@ Result<PixelImage> ImageJobRunner::RunPass(size_t pass, const TileSource& src, i
       r = OutOfMemory("out of host memory while running tiles");
     }
     if (r.ok() || r.status().code() != ErrorCode::kOutOfMemory) return r;
-    // Smaller tiles (a fixed batch is halved first), and the pass again from the start:
-    // no tile is lost, since the output is assembled anew.
-    if (want.batch > 1) {
-      want.batch /= 2;
-    } else {
-      const int64_t t = std::max(plan.grid.x.tile, plan.grid.y.tile) / 2;
-      if (t < kMinTile) return r.status();
-      want.tile = t;
+    // Plan again for less (ReplanBudget: 70% of what the failed plan needed, at most what
+    // is free now), which sizes the tiles, their batch and the workspaces anew; tiles and
+    // a batch the user fixed shrink too. The pass runs again from the start: no tile is
+    // lost, since the output is assembled anew. Each plan is smaller than the last, so
+    // this ends, in a run or in the planner's error naming the budget.
+    replanned = ReplanBudget(plan.run, MeasureFree(net));
+    if (want.tile > 0 || want.batch > 1) {
+      GPEN_ASSIGN_OR_RETURN(want, Smaller(net, io, plan, want, r.status()));
     }
-    std::fprintf(stderr, "notice: %s\nnotice: trying again with tiles of %lld and %lld per run\n",
-                 r.status().message().c_str(), static_cast<long long>(want.tile),
-                 static_cast<long long>(want.batch));
+    std::fprintf(stderr, "notice: %s\nnotice: planning again for %s and retrying this pass\n",
+                 r.status().message().c_str(), FormatBytes(replanned).c_str());
   }
+}
+
+int64_t ImageJobRunner::MeasureFree(const Network& net) const {
+  if (o_.device == Device::kCuda) {
+    auto free_now = CudaFreeMemory();
+    return free_now.ok() ? free_now.value() : 0;
+  }
+  int64_t free_now = AvailableHostMemory();
+  const int64_t limit = CpuAddressSpaceLimit(net.store().total_params() * 4);
+  if (limit > 0) free_now = std::min(free_now, limit);
+  return free_now;
 }
 
 Result<PixelImage> ImageJobRunner::Run(Image img, const std::string& label, int64_t decode_bytes) {

@@ -11,6 +11,7 @@
 #include "image/pixels.h"
 #include "net/network.h"
 #include "pipeline/pipeline.h"
+#include "tiling/tiled_image.h"
 
 namespace gpen {
 
@@ -25,6 +26,12 @@ class ImageJobRunner {
   Result<PixelImage> RunPass(size_t pass, const TileSource& src, int64_t h, int64_t w,
                              const std::string& label, int64_t decode_bytes);
   PlanRequest BaseRequest(const Network& net, int64_t decode_bytes) const;
+  // Memory free now for a re-plan (0 when it cannot be measured).
+  int64_t MeasureFree(const Network& net) const;
+  // After `failed` ran out of memory, for tiles or a batch the user fixed: fewer tiles
+  // per run, else smaller tiles whose windows are smaller; an error when none is left.
+  Result<TileRequest> Smaller(const Network& net, const IoSpec& io, const TilePlan& failed,
+                              TileRequest want, const Status& why) const;
 
   std::vector<std::shared_ptr<const Network>> nets_;
   const PipelineOptions& o_;

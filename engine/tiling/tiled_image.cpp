@@ -106,8 +106,11 @@ std::string TilePlan::Describe() const {
   } else {
     os << "tiles: " << grid.count() << " (" << grid.x.count() << " x " << grid.y.count() << ") of "
        << grid.x.tile << "x" << grid.y.tile << " input pixels, pad " << grid.x.pad << ", windows "
-       << grid.x.window << "x" << grid.y.window << ", seam bands " << 2 * grid.x.blend << " px, "
-       << run.batch << " tile" << (run.batch == 1 ? "" : "s") << " per run\n";
+       << grid.x.window << "x" << grid.y.window << ", "
+       << (std::max(grid.x.blend, grid.y.blend) > 0
+               ? "seam bands " + std::to_string(2 * std::max(grid.x.blend, grid.y.blend)) + " px"
+               : std::string(grid.count() > 1 && grid.x.pad > 0 ? "hard crop" : "no seam bands"))
+       << ", " << run.batch << " tile" << (run.batch == 1 ? "" : "s") << " per run\n";
   }
   return os.str() + run.Describe();
 }
