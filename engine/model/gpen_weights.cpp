@@ -98,39 +98,15 @@ Status Bind(const GpenArch& a, Binder& b, GpenWeights* w) {
 
 Result<GpenWeights> GpenWeights::FromFile(const ModelFile& file) {
   GPEN_ASSIGN_OR_RETURN(GpenArch arch, GpenArch::FromModelFile(file));
-  {
-    // Pass 1: every tensor present with its shape and a weight dtype, none unknown.
-    // Reads and allocates nothing, so in-range metadata naming a huge architecture
-    // costs nothing when the file does not hold its tensors.
-    GpenWeights probe;
-    probe.arch = arch;
-    Binder check = Binder::CheckOnly(&file, &probe.store);
-    GPEN_TRY(Bind(arch, check, &probe));
-  }
-  // Pass 2: allocate and convert; every tensor is now known to be in the file.
-  GpenWeights w;
-  w.arch = arch;
-  Binder b(&file, &w.store);
-  GPEN_TRY(Bind(arch, b, &w));
-  return w;
+  return BindFromFile<GpenWeights>(file, arch, Bind);
 }
 
 Result<GpenWeights> GpenWeights::Random(const GpenArch& arch, uint64_t seed) {
-  GPEN_TRY(arch.Validate("random weights"));
-  GpenWeights w;
-  w.arch = arch;
-  Binder b(seed, &w.store);
-  GPEN_TRY(Bind(arch, b, &w));
-  return w;
+  return BindWithoutFile<GpenWeights>(arch, BindMode::kRandom, seed, Bind);
 }
 
 Result<GpenWeights> GpenWeights::ShapesOnly(const GpenArch& arch) {
-  GPEN_TRY(arch.Validate("architecture"));
-  GpenWeights w;
-  w.arch = arch;
-  Binder b = Binder::ShapesOnly(&w.store);
-  GPEN_TRY(Bind(arch, b, &w));
-  return w;
+  return BindWithoutFile<GpenWeights>(arch, BindMode::kShapesOnly, 0, Bind);
 }
 
 Result<GpenWeights> LoadGpenModel(const std::string& path) {

@@ -108,4 +108,35 @@ class Binder {
   std::vector<std::string> bound_names_;
 };
 
+// The three ways a network's typed weights W (with members `arch` and `store`) are
+// bound, by `bind(arch, binder, &w)`, the network's one table of names and shapes:
+// from a file in two passes (check only, then allocate: see the top of this file), with
+// seeded random values, or as shapes only. The architecture is validated first.
+enum class BindMode { kRandom, kShapesOnly };
+
+template <typename W, typename Arch, typename BindFn>
+Result<W> BindFromFile(const ModelFile& file, const Arch& arch, BindFn bind) {
+  {
+    W probe;  // pass 1: presence, shapes, dtypes and values; allocates nothing
+    probe.arch = arch;
+    Binder check = Binder::CheckOnly(&file, &probe.store);
+    GPEN_TRY(bind(arch, check, &probe));
+  }
+  W w;  // pass 2: every tensor is now known to be in the file
+  w.arch = arch;
+  Binder b(&file, &w.store);
+  GPEN_TRY(bind(arch, b, &w));
+  return w;
+}
+
+template <typename W, typename Arch, typename BindFn>
+Result<W> BindWithoutFile(const Arch& arch, BindMode mode, uint64_t seed, BindFn bind) {
+  GPEN_TRY(arch.Validate(mode == BindMode::kRandom ? "random weights" : "architecture"));
+  W w;
+  w.arch = arch;
+  Binder b = mode == BindMode::kRandom ? Binder(seed, &w.store) : Binder::ShapesOnly(&w.store);
+  GPEN_TRY(bind(arch, b, &w));
+  return w;
+}
+
 }  // namespace gpen

@@ -109,35 +109,15 @@ Status Bind(const RrdbArch& a, Binder& b, RrdbWeights* w) {
 
 Result<RrdbWeights> RrdbWeights::FromFile(const ModelFile& file) {
   GPEN_ASSIGN_OR_RETURN(RrdbArch arch, RrdbArch::FromModelFile(file));
-  {
-    RrdbWeights probe;  // pass 1: presence, shapes, dtypes and values; allocates nothing
-    probe.arch = arch;
-    Binder check = Binder::CheckOnly(&file, &probe.store);
-    GPEN_TRY(Bind(arch, check, &probe));
-  }
-  RrdbWeights w;
-  w.arch = arch;
-  Binder b(&file, &w.store);
-  GPEN_TRY(Bind(arch, b, &w));
-  return w;
+  return BindFromFile<RrdbWeights>(file, arch, Bind);
 }
 
 Result<RrdbWeights> RrdbWeights::Random(const RrdbArch& arch, uint64_t seed) {
-  GPEN_TRY(arch.Validate("random weights"));
-  RrdbWeights w;
-  w.arch = arch;
-  Binder b(seed, &w.store);
-  GPEN_TRY(Bind(arch, b, &w));
-  return w;
+  return BindWithoutFile<RrdbWeights>(arch, BindMode::kRandom, seed, Bind);
 }
 
 Result<RrdbWeights> RrdbWeights::ShapesOnly(const RrdbArch& arch) {
-  GPEN_TRY(arch.Validate("architecture"));
-  RrdbWeights w;
-  w.arch = arch;
-  Binder b = Binder::ShapesOnly(&w.store);
-  GPEN_TRY(Bind(arch, b, &w));
-  return w;
+  return BindWithoutFile<RrdbWeights>(arch, BindMode::kShapesOnly, 0, Bind);
 }
 
 }  // namespace gpen

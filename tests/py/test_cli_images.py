@@ -25,6 +25,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fixture_paths  # noqa: E402
+from file_formats import read_png  # noqa: E402
 
 BIN = os.environ.get("GPEN_BIN", "build/gpen")
 MODELS = os.environ.get("GPEN_TEST_MODELS_DIR", "build/test_models")
@@ -64,42 +65,6 @@ def png_bytes(w, h, ch, samples, depth=8):
 def write(path, data):
     with open(path, "wb") as f:
         f.write(data)
-
-
-def read_png(path):
-    """(width, height, channels, bytes) of an 8-bit PNG as gpen writes it (filters undone)."""
-    with open(path, "rb") as f:
-        d = f.read()
-    i, idat = 8, b""
-    while i < len(d):
-        n = struct.unpack(">I", d[i:i + 4])[0]
-        tag, body = d[i + 4:i + 8], d[i + 8:i + 8 + n]
-        if tag == b"IHDR":
-            w, h, depth, color = struct.unpack(">IIBB", body[:10])
-            assert depth == 8, "output is %d-bit" % depth
-        elif tag == b"IDAT":
-            idat += body
-        i += 12 + n
-    ch = {0: 1, 2: 3, 4: 2, 6: 4}[color]
-    raw, stride, out, prev = zlib.decompress(idat), w * ch, bytearray(), bytearray(w * ch)
-    for y in range(h):
-        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for x in range(stride):
-            a = line[x - ch] if x >= ch else 0
-            b, c = prev[x], (prev[x - ch] if x >= ch else 0)
-            if f == 1:
-                line[x] = (line[x] + a) & 255
-            elif f == 2:
-                line[x] = (line[x] + b) & 255
-            elif f == 3:
-                line[x] = (line[x] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        out += line
-        prev = line
-    return w, h, ch, bytes(out)
 
 
 def bmp_bytes(w, h, rgb):

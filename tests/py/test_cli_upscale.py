@@ -10,15 +10,14 @@ on at most 0.1% of values.
 
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
 import unittest
-import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fixture_paths  # noqa: E402
+from file_formats import read_png, write_png  # noqa: E402
 
 BIN = os.environ.get("GPEN_BIN", "build/gpen")
 MODELS = os.environ.get("GPEN_TEST_MODELS_DIR", "build/test_models")
@@ -26,54 +25,6 @@ MODELS = os.environ.get("GPEN_TEST_MODELS_DIR", "build/test_models")
 
 def gpen(*args):
     return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=600)
-
-
-def read_png(path):
-    """(width, height, channels, bytes) of an 8-bit PNG (filters undone)."""
-    with open(path, "rb") as f:
-        d = f.read()
-    i, idat = 8, b""
-    while i < len(d):
-        n = struct.unpack(">I", d[i:i + 4])[0]
-        tag, body = d[i + 4:i + 8], d[i + 8:i + 8 + n]
-        if tag == b"IHDR":
-            w, h, depth, color = struct.unpack(">IIBB", body[:10])
-            assert depth == 8, depth
-        elif tag == b"IDAT":
-            idat += body
-        i += 12 + n
-    ch = {0: 1, 2: 3, 4: 2, 6: 4}[color]
-    raw, stride, out, prev = zlib.decompress(idat), w * ch, bytearray(), bytearray(w * ch)
-    for y in range(h):
-        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for x in range(stride):
-            a = line[x - ch] if x >= ch else 0
-            b, c = prev[x], (prev[x - ch] if x >= ch else 0)
-            if f == 1:
-                line[x] = (line[x] + a) & 255
-            elif f == 2:
-                line[x] = (line[x] + b) & 255
-            elif f == 3:
-                line[x] = (line[x] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        out += line
-        prev = line
-    return w, h, ch, bytes(out)
-
-
-def write_png(path, w, h, ch, pixel):
-    color = {3: 2, 4: 6}[ch]
-    rows = b"".join(b"\0" + b"".join(bytes(pixel(x, y)) for x in range(w)) for y in range(h))
-
-    def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)) +
-                chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 class Upscale(unittest.TestCase):

@@ -25,6 +25,7 @@ sys.path.insert(0, HERE)
 import archs  # noqa: E402
 import convert  # noqa: E402
 import fixture_paths  # noqa: E402
+from file_formats import read_safetensors  # noqa: E402
 import torchlike  # noqa: E402
 from pth_reader import CheckpointError, UnsafePickleError, load_checkpoint  # noqa: E402
 
@@ -47,22 +48,6 @@ def all_gpen_sets():
 
 # tiny64 ships in tests/data: the tests built on it always run.
 TINY64_PTH = os.path.join(fixture_paths.fixture_dir("gpen", "tiny64") or "tiny64-not-found", "model.pth")
-
-
-def read_safetensors(path):
-    """An independent reader (json + numpy) of what the converter wrote."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    meta = header.pop("__metadata__")
-    base = 8 + n
-    dt = {"F32": "<f4", "F16": "<f2", "U8": "u1"}
-    out = {}
-    for name, e in header.items():
-        b, en = e["data_offsets"]
-        out[name] = np.frombuffer(data[base + b:base + en], dtype=dt[e["dtype"]]).reshape(e["shape"])
-    return meta, out, header, base
 
 
 class FixtureConversion(unittest.TestCase):
