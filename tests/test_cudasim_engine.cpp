@@ -183,7 +183,7 @@ TEST_CASE("cudasim engine: tiles that do not fit the device shrink and no tile i
   // Past the receptive field with a hard crop: any tiling equals the whole image.
   po.tiles.pad = 24;
   po.tiles.hard_crop = true;
-  auto cpu = ImageJobRunner({net}, po).Run(img, "[cpu]", 0);
+  auto cpu = ImageJobRunner({net}, po).Run(img, "[cpu]");
   REQUIRE_MESSAGE(cpu.ok(), cpu.status().ToString());
 
   // A user budget the simulated card does not have: the plan runs the whole image as one
@@ -203,7 +203,7 @@ TEST_CASE("cudasim engine: tiles that do not fit the device shrink and no tile i
     // Room for the planner's margin (64 MiB) and about half of the whole image.
     cudasim::SetMemoryLimit(before + need / 2 + (size_t{64} << 20));
   }
-  auto gpu = ImageJobRunner({net}, po).Run(img, "[cuda]", 0);
+  auto gpu = ImageJobRunner({net}, po).Run(img, "[cuda]");
   REQUIRE_MESSAGE(gpu.ok(), gpu.status().ToString());
   REQUIRE(gpu->data.size() == cpu->data.size());
   int64_t worst = 0;

@@ -78,13 +78,14 @@ Result<TileRequest> ImageJobRunner::Smaller(const Network& net, const IoSpec& io
                 "give a smaller --tile-pad, --precision fp16, or free memory");
 }
 
-PlanRequest ImageJobRunner::BaseRequest(const Network& net, int64_t decode_bytes) const {
+PlanRequest ImageJobRunner::BaseRequest(const Network& net) const {
   PlanRequest req;
   req.device = o_.device;
   req.precision = o_.precision;
   req.budget = o_.budget;
   req.threads = o_.threads;
-  req.decode_bytes = decode_bytes;
+  // Decoding ends before a pass begins, and what it leaves, the image, is the tile
+  // plan's "input image" line: decoding is not a line here.
   if (o_.device == Device::kCpu) {
     req.limit = CpuAddressSpaceLimit(net.store().total_params() * 4);
     req.limit_source = "the address-space limit (ulimit -v)";
@@ -93,7 +94,7 @@ PlanRequest ImageJobRunner::BaseRequest(const Network& net, int64_t decode_bytes
 }
 
 Result<PixelImage> ImageJobRunner::RunPass(size_t pass, const TileSource& src, int64_t h, int64_t w,
-                                           const std::string& label, int64_t decode_bytes) {
+                                           const std::string& label) {
   const Network& net = *nets_[pass];
   GPEN_ASSIGN_OR_RETURN(IoSpec io, net.Io(h, w));
   TileRequest want = o_.tiles;
@@ -103,13 +104,15 @@ Result<PixelImage> ImageJobRunner::RunPass(size_t pass, const TileSource& src, i
                                     : "";
   int64_t replanned = 0;  // a budget re-planned after an allocation failed (0: none)
   for (;;) {
-    PlanRequest req = BaseRequest(net, decode_bytes);
+    PlanRequest req = BaseRequest(net);
     if (replanned > 0) {
       req.budget = replanned;
       req.budget_measured = true;  // what is free now: a CUDA context is already spent
       req.budget_source = "re-planned after an allocation failed";
     }
-    GPEN_ASSIGN_OR_RETURN(TilePlan plan, ChooseTilePlan(net, io, want, req, pass == 0 ? 12 : 4));
+    const bool alpha = has_alpha_ && pass + 1 == nets_.size() && o_.outscale <= 0;
+    GPEN_ASSIGN_OR_RETURN(TilePlan plan,
+                          ChooseTilePlan(net, io, want, req, pass == 0 ? 12 : 3, alpha));
     const std::string text = (pass_name.empty() ? "" : pass_name + ":\n") + plan.Describe();
     if (text != last_plan_) std::fprintf(stderr, "%s", text.c_str());
     last_plan_ = text;
@@ -163,14 +166,14 @@ int64_t ImageJobRunner::MeasureFree(const Network& net) const {
   return free_now;
 }
 
-Result<PixelImage> ImageJobRunner::Run(Image img, const std::string& label, int64_t decode_bytes) {
+Result<PixelImage> ImageJobRunner::Run(Image img, const std::string& label) {
+  has_alpha_ = !img.alpha.empty();
   const int64_t h0 = img.height, w0 = img.width;
   const std::vector<float> alpha = std::move(img.alpha);
   PixelImage prev;
   for (size_t p = 0; p < nets_.size(); ++p) {
     const TileSource src = p == 0 ? TileSource(&img) : TileSource(&prev);
-    GPEN_ASSIGN_OR_RETURN(PixelImage next, RunPass(p, src, src.height(), src.width(), label,
-                                                   p == 0 ? decode_bytes : 0));
+    GPEN_ASSIGN_OR_RETURN(PixelImage next, RunPass(p, src, src.height(), src.width(), label));
     if (p == 0) std::vector<float>().swap(img.rgb);  // the input is no longer needed
     prev = std::move(next);
   }

@@ -19,13 +19,13 @@ class ImageJobRunner {
  public:
   ImageJobRunner(std::vector<std::shared_ptr<const Network>> nets, const PipelineOptions& o)
       : nets_(std::move(nets)), o_(o) {}
-  // `label` prefixes progress lines ("[2/5]"); decode_bytes: what decoding held.
-  Result<PixelImage> Run(Image img, const std::string& label, int64_t decode_bytes);
+  // `label` prefixes progress lines ("[2/5]").
+  Result<PixelImage> Run(Image img, const std::string& label);
 
  private:
   Result<PixelImage> RunPass(size_t pass, const TileSource& src, int64_t h, int64_t w,
-                             const std::string& label, int64_t decode_bytes);
-  PlanRequest BaseRequest(const Network& net, int64_t decode_bytes) const;
+                             const std::string& label);
+  PlanRequest BaseRequest(const Network& net) const;
   // Memory free now for a re-plan (0 when it cannot be measured).
   int64_t MeasureFree(const Network& net) const;
   // After `failed` ran out of memory, for tiles or a batch the user fixed: fewer tiles
@@ -35,7 +35,8 @@ class ImageJobRunner {
 
   std::vector<std::shared_ptr<const Network>> nets_;
   const PipelineOptions& o_;
-  std::string last_plan_;  // printed once, and again only when it changes
+  std::string last_plan_;   // printed once, and again only when it changes
+  bool has_alpha_ = false;  // the image being run has an alpha plane
 };
 
 }  // namespace gpen

@@ -89,7 +89,7 @@ class Runner {
         Fail(j, "skipped", img.status());
         continue;
       }
-      auto out = runner.Run(std::move(img).value(), label, info->peak_bytes);
+      auto out = runner.Run(std::move(img).value(), label);
       Status st =
           out.ok() ? CheckOutputTarget(jobs_[j].out) : out.status().WithContext(jobs_[j].in);
       if (st.ok()) st = SavePixels(jobs_[j].out, out.value());  // whole or absent

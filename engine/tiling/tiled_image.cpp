@@ -45,8 +45,8 @@ namespace {
 const int64_t kTileSizes[] = {2048, 1536, 1024, 768, 512, 384, 256, 192, 128, 96, 64, 48, 32, 16};
 
 Result<TilePlan> PlanFor(const Network& net, const IoSpec& image_io, int64_t tile, int64_t pad,
-                         int64_t batch, bool hard_crop, PlanRequest req,
-                         int source_bytes_per_pixel) {
+                         int64_t batch, bool hard_crop, PlanRequest req, int source_bytes_per_pixel,
+                         bool alpha) {
   TilePlan p;
   p.image_io = image_io;
   p.grid = MakeTileGrid(image_io.in_h, image_io.in_w, tile, pad, net.InputMultiple(), hard_crop);
@@ -58,7 +58,10 @@ Result<TilePlan> PlanFor(const Network& net, const IoSpec& image_io, int64_t til
     const int64_t s = net.Scale();
     req.host_lines.push_back(
         {"input image", image_io.valid_h / s * image_io.valid_w / s * source_bytes_per_pixel});
-    req.host_lines.push_back({"output image (8-bit)", image_io.valid_h * image_io.valid_w * 4});
+    const int64_t out_px = image_io.valid_h * image_io.valid_w;
+    req.host_lines.push_back({"output image (8-bit RGB)", out_px * 3});
+    // The alpha plane resized to the output (float) and the RGBA copy it goes into.
+    if (alpha) req.host_lines.push_back({"alpha (resized, then RGBA)", out_px * 8});
     req.host_lines.push_back(
         {"seam bands (float)", TileAssembler::MaxFloatBytes(p.grid, s, image_io.valid_w)});
   }
@@ -71,23 +74,23 @@ Result<TilePlan> PlanFor(const Network& net, const IoSpec& image_io, int64_t til
 }  // namespace
 
 Result<TilePlan> ChooseTilePlan(const Network& net, const IoSpec& image_io, const TileRequest& want,
-                                PlanRequest base, int source_bytes_per_pixel) {
+                                PlanRequest base, int source_bytes_per_pixel, bool alpha) {
   GPEN_CHECK(net.FullyConvolutional());
   const int64_t pad = want.pad >= 0 ? want.pad : kAutoTilePad;
   if (want.tile >= 0) {
     return PlanFor(net, image_io, want.tile, pad, want.batch, want.hard_crop, base,
-                   source_bytes_per_pixel);
+                   source_bytes_per_pixel, alpha);
   }
   Status last = Status::Ok();
   const int64_t edge = std::max(image_io.in_h, image_io.in_w);
-  auto whole =
-      PlanFor(net, image_io, 0, pad, want.batch, want.hard_crop, base, source_bytes_per_pixel);
+  auto whole = PlanFor(net, image_io, 0, pad, want.batch, want.hard_crop, base,
+                       source_bytes_per_pixel, alpha);
   if (whole.ok()) return whole;
   last = whole.status();
   for (int64_t t : kTileSizes) {
     if (t >= edge) continue;
-    auto p =
-        PlanFor(net, image_io, t, pad, want.batch, want.hard_crop, base, source_bytes_per_pixel);
+    auto p = PlanFor(net, image_io, t, pad, want.batch, want.hard_crop, base,
+                     source_bytes_per_pixel, alpha);
     if (p.ok()) return p;
     last = p.status();
     if (last.code() != ErrorCode::kOutOfMemory) return last;

@@ -66,9 +66,12 @@ struct TilePlan {
 };
 
 // `base`: device, precision, budget, threads, limits as for any run; faces and
-// fixed_batch are set here.
+// fixed_batch are set here. source_bytes_per_pixel: what the source holds per input
+// pixel (12 for a decoded image's float planes, 3 for an 8-bit previous pass); alpha:
+// the output gets the input's alpha plane (counted at its peak, 8 more bytes per output
+// pixel).
 Result<TilePlan> ChooseTilePlan(const Network& net, const IoSpec& image_io, const TileRequest& want,
-                                PlanRequest base, int source_bytes_per_pixel);
+                                PlanRequest base, int source_bytes_per_pixel, bool alpha = false);
 
 struct TileProgress {
   int64_t done = 0, total = 0;
