@@ -365,7 +365,7 @@ int64_t PeakRssBytes() {
 void WriteBytes(const std::string& path, const Bytes& b) {
   FILE* f = std::fopen(path.c_str(), "wb");
   REQUIRE(f != nullptr);
-  REQUIRE(std::fwrite(b.data(), 1, b.size(), f) == b.size());
+  if (!b.empty()) REQUIRE(std::fwrite(b.data(), 1, b.size(), f) == b.size());
   std::fclose(f);
 }
 

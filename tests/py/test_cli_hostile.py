@@ -27,6 +27,7 @@ import unittest
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import binary_info  # noqa: E402
 import fixture_paths  # noqa: E402
 
 BIN = os.environ.get("GPEN_BIN", "build/gpen")
@@ -38,18 +39,7 @@ TIME_LIMIT_S = 60
 MIB = 1 << 20
 
 
-def sanitized():
-    """True for a gpen built with a sanitizer: its shadow memory does not survive an
-    address-space limit, and its resident size is not the plan's to bound."""
-    try:
-        with open(BIN, "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    return any(s in data for s in (b"__asan_init", b"__tsan_init", b"__msan_init"))
-
-
-SANITIZED = sanitized()
+SANITIZED = binary_info.sanitized(BIN)
 
 
 def env_without_blas_threads():
@@ -134,11 +124,7 @@ class ThreadCreation(Hostile):
 
 def links_cuda_libraries():
     """Whether this gpen loads the CUDA toolkit's libraries (a real CUDA build)."""
-    try:
-        out = subprocess.run(["ldd", BIN], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return "libcublas" in out or "libcudart" in out
+    return binary_info.links_cuda_libraries(BIN)
 
 
 def write_flat_png(path, w, h):
