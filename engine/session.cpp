@@ -22,21 +22,6 @@ Result<double> Backend::TimedRun() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-Result<std::unique_ptr<ItemRunner>> Network::CreateTiledRunner(const TileSpec&, const GraphOptions&,
-                                                               Device,
-                                                               const BackendOptions&) const {
-  return Unavailable(family() + " networks cannot run in tiles yet");
-}
-
-GraphOptions Network::OptionsFor(const IoSpec& io, int64_t batch, uint64_t seed) const {
-  GraphOptions o;
-  o.batch = batch;
-  o.in_h = io.in_h;
-  o.in_w = io.in_w;
-  o.noise_seed = seed;
-  return o;
-}
-
 Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Network> network,
                                                  const GraphOptions& graph_options, Device device,
                                                  const BackendOptions& backend_options) {
