@@ -18,9 +18,10 @@
 # steps (PASS / FAIL / PART / SKIP, seconds) ends the log. PART: the budget sweep ran out
 # of time (rows not measured are marked; finish them with GPEN_CHECK_PARTS=budget).
 #
-# Files, in $OUT (bench/results/ without it), three in all:
+# Files, in $OUT (bench/results/ without it), four in all:
 #   device_check.log  everything: device, configure, build, tests, GPU suite, benchmarks, summary
 #   bench_table.md    ms per face and device MiB, ours and PyTorch's, per precision and batch
+#   rrdb_table.md     Real-ESRGAN x4plus on the card: untiled ms per image, tiled under 2G
 #   budget_table.md   the planner on the card: batch, tiles, planned and measured MiB, faces/s
 #
 # Reference data: the small fixture sets travel in tests/data; the large ones (gpen/s128,
@@ -28,8 +29,8 @@
 # does not travel with the device tool); their tests skip with a message otherwise.
 #
 # Environment:
-#   GPEN_CHECK_PARTS   the parts after the build, any of "tests bench torch budget" (the
-#                      default: all four); e.g. GPEN_CHECK_PARTS=budget finishes the planner table
+#   GPEN_CHECK_PARTS   the parts after the build, any of "tests bench rrdb torch budget" (the
+#                      default: all five); e.g. GPEN_CHECK_PARTS=budget finishes the planner table
 #   GPEN_CUDA_ARCH     CUDA architecture to build (default: the card's compute capability
 #                      from nvidia-smi, 9.0 -> 90)
 #   GPEN_CHECK_DEADLINE_S  the whole run's limit in seconds (540)
@@ -42,10 +43,11 @@ mkdir -p "$out" || exit 1
 log="$out/device_check.log"
 table="$out/bench_table.md"
 btable="$out/budget_table.md"
+rtable="$out/rrdb_table.md"
 bdir=${GPEN_BUILD_DIR:-build-gpu}
 jobs=${GPEN_BUILD_JOBS:-$(nproc)}
 deadline_s=${GPEN_CHECK_DEADLINE_S:-540}
-parts=" ${GPEN_CHECK_PARTS:-tests bench torch budget} "
+parts=" ${GPEN_CHECK_PARTS:-tests bench rrdb torch budget} "
 start=$SECONDS
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -103,7 +105,7 @@ finish() {
   for i in "${!names[@]}"; do
     echo "| ${names[$i]} | ${states[$i]} | ${secs[$i]} | ${notes[$i]} |"
   done
-  for f in "$table" "$btable"; do [ -f "$f" ] && { echo; cat "$f"; }; done
+  for f in "$table" "$rtable" "$btable"; do [ -f "$f" ] && { echo; cat "$f"; }; done
   echo
   if [ "$failed" -ne 0 ]; then echo "device check: FAILED"; exit 1; fi
   echo "device check: passed"
@@ -112,11 +114,11 @@ finish() {
 
 main() {
   echo "device check $(date -u +%FT%TZ); parts: ${parts:1:-1}; deadline ${deadline_s} s; log $log"
-  rm -f "$table" "$btable"
+  rm -f "$table" "$btable" "$rtable"
   local p b gb arch_ line ms mib ok n lim t0 rc cap arch shared c sets cudnn_lib plan
   for p in $parts; do
-    case $p in tests|bench|torch|budget) ;; *)
-      record parts FAIL 0 "unknown part '$p' in GPEN_CHECK_PARTS (tests bench torch budget)"; finish ;;
+    case $p in tests|bench|rrdb|torch|budget) ;; *)
+      record parts FAIL 0 "unknown part '$p' in GPEN_CHECK_PARTS (tests bench rrdb torch budget)"; finish ;;
     esac
   done
 
@@ -221,6 +223,43 @@ main() {
     else record bench FAIL $((SECONDS - t0)) "$ok of $n runs passed"; fi
   else
     record bench SKIP 0 "not in GPEN_CHECK_PARTS"
+  fi
+
+  # -- RRDBNet (issues 10 and 11): Real-ESRGAN x4plus untiled at 256x256, then a 1000x750
+  # image tiled under --vram-budget 2G (random weights; bench validates against the CPU
+  # reference before timing), and the 12-megapixel plan under 2G.
+  if want rrdb; then
+    echo; echo "== rrdb: Real-ESRGAN x4plus, ours $(elapsed)"
+    t0=$SECONDS; ok=0; n=0
+    echo "| impl | net | precision | input | ms/image | GFLOP/s | peak device MiB |" > "$rtable"
+    echo "|---|---|---|---|---|---|---|" >> "$rtable"
+    for p in fp32 fp16; do
+      n=$((n + 1)); lim=$(limit 60); rc=0
+      [ "$lim" -lt 10 ] && continue
+      run "$lim" "$bdir/gpen" bench --arch realesrgan-x4plus --device cuda --precision "$p" \
+        --size 256x256 --iters 5 --warmup 1 || rc=$?
+      line=$(grep '^RESULT' "$tmp/last" | tail -n 1)
+      ms=$(field ms_per_face); mib=$(field device_mib)
+      if [ "$rc" -eq 0 ] && [ -n "$ms" ]; then ok=$((ok + 1))
+        echo "| gpen | realesrgan-x4plus | $p | 256x256 | $ms | $(field gflops) | $mib |" >> "$rtable"
+      else echo "| gpen | realesrgan-x4plus | $p | 256x256 | failed ($(why "$rc" "$lim")) | | |" >> "$rtable"; fi
+    done
+    n=$((n + 1)); lim=$(limit 90); rc=0
+    if [ "$lim" -ge 10 ]; then
+      run "$lim" "$bdir/gpen" bench --arch realesrgan-x4plus --device cuda --size 1000x750 \
+        --vram-budget 2G --faces 1 || rc=$?
+      line=$(grep '^RESULT' "$tmp/last" | tail -n 1)
+      if [ "$rc" -eq 0 ] && [ -n "$line" ]; then ok=$((ok + 1))
+        echo "| gpen tiled, --vram-budget 2G | realesrgan-x4plus | fp32 | 1000x750 | $(field tiles) tiles, $(field faces_per_s) images/s | | planned $(field planned_mib), measured $(field measured_mib) |" >> "$rtable"
+      else echo "| gpen tiled, --vram-budget 2G | realesrgan-x4plus | fp32 | 1000x750 | failed ($(why "$rc" "$lim")) | | |" >> "$rtable"; fi
+    fi
+    n=$((n + 1)); rc=0
+    run 20 "$bdir/gpen" plan --arch realesrgan-x4plus --size 4000x3000 --device cuda --vram-budget 2G || rc=$?
+    [ "$rc" -eq 0 ] && ok=$((ok + 1))
+    if [ "$ok" -eq "$n" ]; then record rrdb PASS $((SECONDS - t0)) "$ok of $n runs"
+    else record rrdb FAIL $((SECONDS - t0)) "$ok of $n runs passed"; fi
+  else
+    record rrdb SKIP 0 "not in GPEN_CHECK_PARTS"
   fi
 
   # -- benchmark: upstream PyTorch eager on the same card
