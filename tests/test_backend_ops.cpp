@@ -138,6 +138,52 @@ Graph ConvStride2Pad1(Binder& b, int64_t n) {
   return Conv(b, n, {5, 7, 3, 3}, 2, 1);
 }
 
+// RetinaFace's plain convolutions (weight (Cout, Cin, k, k), scale 1, BN folded in the
+// bias that follows): ResNet-50's conv1 7x7 stride 2 pad 3.
+Graph Conv7x7Stride2(Binder& b, int64_t n) {
+  return Conv(b, n, {5, 3, 7, 7}, 2, 3);
+}
+
+// Depthwise nn.Conv2d(C, C, k, stride, pad, groups=C): weight (C, 1, k, k); MobileNetV1's
+// conv_dw is 3x3 pad 1 at stride 1 and 2; 5x5 pad 2 stride 2 shows any kernel size works.
+Graph Depthwise(Binder& b, int64_t n, int64_t k, int stride, int pad) {
+  Graph g;
+  const int64_t c = 7;
+  const int x = In(g, {n, c, kH, kW}, "x");  // (N, C, H, W)
+  Node d = Op(OpKind::kConv2d, {x});
+  d.weight = b.Bind("conv_dw.weight", {c, 1, k, k});
+  d.scale = EqualScale(k * k);
+  d.attr = ConvAttr{stride, pad, static_cast<int>(c)};
+  const int64_t ho = (kH + 2 * pad - k) / stride + 1, wo = (kW + 2 * pad - k) / stride + 1;
+  Out(g, d, {n, c, ho, wo});  // (N, C, Ho, Wo)
+  return g;
+}
+Graph Depthwise3x3(Binder& b, int64_t n) {
+  return Depthwise(b, n, 3, 1, 1);
+}
+Graph Depthwise3x3Stride2(Binder& b, int64_t n) {
+  return Depthwise(b, n, 3, 2, 1);
+}
+Graph Depthwise5x5Stride2(Binder& b, int64_t n) {
+  return Depthwise(b, n, 5, 2, 2);
+}
+
+// F.max_pool2d: torchvision resnet's k 3 stride 2 pad 1 (every border window has padding),
+// and k 2 stride 2 pad 0 (the odd last row and column are dropped).
+Graph MaxPool(Binder&, int64_t n, int k, int stride, int pad) {
+  Graph g;
+  Node m = Op(OpKind::kMaxPool2d, {In(g, {n, 5, kH, kW}, "x")});  // (N, C, H, W)
+  m.attr = PoolAttr{k, stride, pad};
+  Out(g, m, {n, 5, (kH + 2 * pad - k) / stride + 1, (kW + 2 * pad - k) / stride + 1});
+  return g;
+}
+Graph MaxPoolResnet(Binder& b, int64_t n) {
+  return MaxPool(b, n, 3, 2, 1);
+}
+Graph MaxPool2x2(Binder& b, int64_t n) {
+  return MaxPool(b, n, 2, 2, 0);
+}
+
 Graph ConvTranspose(Binder& b, int64_t n) {
   Graph g;
   const int x = In(g, {n, 7, kH, kW}, "x");  // (N, Cin, H, W)
@@ -388,6 +434,28 @@ Graph Nearest3(Binder& b, int64_t n) {
   return Nearest(b, n, 3);
 }
 
+// F.interpolate(x, size=(ho, wo), mode='nearest') as RetinaFace's FPN upsamples a level to
+// the next one's size: 2H - 1 (an odd input), 2H, and a ratio that is no integer.
+Graph NearestTo(Binder&, int64_t n, int64_t ho, int64_t wo) {
+  Graph g;
+  Node u = Op(OpKind::kUpsampleNearest, {In(g, {n, 5, kH, kW}, "x")});  // (N, C, H, W)
+  ResampleAttr ra;
+  ra.out_h = ho;
+  ra.out_w = wo;
+  u.attr = ra;
+  Out(g, u, {n, 5, ho, wo});
+  return g;
+}
+Graph NearestToOdd(Binder& b, int64_t n) {
+  return NearestTo(b, n, 2 * kH - 1, 2 * kW - 1);
+}
+Graph NearestToTwice(Binder& b, int64_t n) {
+  return NearestTo(b, n, 2 * kH, 2 * kW);
+}
+Graph NearestToRatio(Binder& b, int64_t n) {
+  return NearestTo(b, n, 20, 23);
+}
+
 // pixel_unshuffle(x, f): RRDBNet's input at scale 2 (f 2) and 1 (f 4); odd output sizes.
 Graph Unshuffle(Binder&, int64_t n, int f) {
   Graph g;
@@ -563,6 +631,12 @@ const Row kRows[] = {
     {"conv2d 1x1 (encoder ecd0)", ConvEncoder1x1},
     {"conv2d 3x3 stride 2 pad 0 (encoder)", ConvEncoderStride2},
     {"conv2d 3x3 stride 2 pad 1", ConvStride2Pad1},
+    {"conv2d 7x7 stride 2 pad 3 (ResNet-50 conv1)", Conv7x7Stride2},
+    {"conv2d depthwise 3x3 stride 1 pad 1 (conv_dw)", Depthwise3x3},
+    {"conv2d depthwise 3x3 stride 2 pad 1 (conv_dw)", Depthwise3x3Stride2},
+    {"conv2d depthwise 5x5 stride 2 pad 2", Depthwise5x5Stride2},
+    {"max_pool2d k3 s2 p1 (ResNet-50 maxpool)", MaxPoolResnet},
+    {"max_pool2d k2 s2 p0", MaxPool2x2},
     {"conv_transpose2d 3x3 stride 2", ConvTranspose},
     {"upfirdn2d blur pad (2, 2)", FirEncoderBlur},
     {"upfirdn2d blur pad (1, 1)", FirUpconvBlur},
@@ -593,6 +667,9 @@ const Row kRows[] = {
     {"concat of 5 (dense block)", Concat5},
     {"upsample_nearest x2", Nearest2},
     {"upsample_nearest x3", Nearest3},
+    {"upsample_nearest to (2H - 1, 2W - 1) (FPN)", NearestToOdd},
+    {"upsample_nearest to (2H, 2W)", NearestToTwice},
+    {"upsample_nearest to (20, 23)", NearestToRatio},
     {"pixel_unshuffle 2", Unshuffle2},
     {"pixel_unshuffle 4", Unshuffle4},
     {"mod_conv1x1", ModConv1x1},
@@ -718,14 +795,14 @@ TEST_CASE("gpu backend-ops: every row, CPU backend against CUDA backend, fp32 an
 
 // kInput is no node (graph inputs are tensors); every other OpKind needs a row.
 TEST_CASE("gpu backend-ops: every OpKind has a row") {
-  std::vector<bool> covered(static_cast<size_t>(OpKind::kMaskWindow) + 1, false);
+  std::vector<bool> covered(static_cast<size_t>(OpKind::kMaxPool2d) + 1, false);
   for (const Row& row : kRows) {
     WeightStore store;
     Binder binder(uint64_t{1}, &store);
     const Graph g = row.build(binder, 1);
     for (const Node& n : g.nodes()) covered[static_cast<size_t>(n.kind)] = true;
   }
-  for (int k = static_cast<int>(OpKind::kConstInput); k <= static_cast<int>(OpKind::kMaskWindow);
+  for (int k = static_cast<int>(OpKind::kConstInput); k <= static_cast<int>(OpKind::kMaxPool2d);
        ++k) {
     CHECK_MESSAGE(covered[static_cast<size_t>(k)],
                   "OpKind " << OpName(static_cast<OpKind>(k)) << " has no row in kRows");

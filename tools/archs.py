@@ -22,6 +22,12 @@ The GPEN table mirrors upstream `face_model/gpen_model.py`: `FullGenerator` (and
 `FullGenerator_SR` when the encoder input is smaller than the output). The RRDBNet
 table mirrors BasicSR's `basicsr/archs/rrdbnet_arch.py` (also `sr_model/rrdbnet_arch.py`
 in GPEN): the Real-ESRGAN / ESRGAN upscaler that GPEN's pipeline uses for backgrounds.
+The RetinaFace table mirrors upstream `face_detect/facemodels/retinaface.py` and
+`net.py` (the face detector of GPEN's pipeline) for both released backbones, with its
+batch norms as saved (`folded` false) or folded into the convolutions (`folded` true,
+as an ONNX export has them). A family may also provide
+  * `ignored(name, shape)` -> True for checkpoint entries that are not weights and are
+    dropped before the comparison (RetinaFace's `num_batches_tracked` counters).
 """
 
 import math
@@ -339,6 +345,115 @@ def rrdbnet_check_hp(hp):
         _in_range(key, v, lo, hi)
 
 
+# --------------------------------------------------------------------------- RetinaFace
+
+# Upstream face_detect/data/config.py: cfg_mnet and cfg_re50. "in" is cfg's in_channel
+# (the FPN takes in * 2, * 4, * 8), "out" its out_channel.
+RETINAFACE_BACKBONES = {"mobilenet0.25": dict(cin=32, cout=64),
+                        "resnet50": dict(cin=256, cout=256)}
+RETINAFACE_ANCHORS = 2  # per position; heads give 2 x (2 classes, 4 box, 10 landmark)
+RETINAFACE_HEADS = (("ClassHead", 2), ("BboxHead", 4), ("LandmarkHead", 10))
+# MobileNetV1 x0.25 (net.py): after conv_bn(3, 8, stride 2), conv_dw blocks (in, out).
+MNET_STAGES = (("stage1", ((8, 16), (16, 32), (32, 32), (32, 64), (64, 64))),
+               ("stage2", ((64, 128),) + ((128, 128),) * 5),
+               ("stage3", ((128, 256), (256, 256))))
+RESNET50_LAYERS = ((64, 3), (128, 4), (256, 6), (512, 3))  # (planes, blocks), x4 out
+
+
+def retinaface_convs(backbone):
+    """[(conv module name, BN module name, weight shape, section)] in upstream's
+    state_dict order; BN name None for convolutions with a bias of their own (heads).
+    section is 'body', 'fpn', 'ssh1'..'ssh3' or 'head'."""
+    convs = []
+
+    def cb(conv, bn, shape, section="body"):
+        convs.append((conv, bn, tuple(shape), section))
+
+    if backbone == "mobilenet0.25":
+        cb("body.stage1.0.0", "body.stage1.0.1", (8, 3, 3, 3))
+        for stage, blocks in MNET_STAGES:
+            first = 1 if stage == "stage1" else 0
+            for i, (cin, cout) in enumerate(blocks, start=first):
+                p = f"body.{stage}.{i}"
+                cb(f"{p}.0", f"{p}.1", (cin, 1, 3, 3))   # depthwise 3x3
+                cb(f"{p}.3", f"{p}.4", (cout, cin, 1, 1))  # pointwise 1x1
+    elif backbone == "resnet50":
+        cb("body.conv1", "body.bn1", (64, 3, 7, 7))
+        inplanes = 64
+        for li, (planes, blocks) in enumerate(RESNET50_LAYERS, start=1):
+            for b in range(blocks):
+                p = f"body.layer{li}.{b}"
+                cb(f"{p}.conv1", f"{p}.bn1", (planes, inplanes, 1, 1))
+                cb(f"{p}.conv2", f"{p}.bn2", (planes, planes, 3, 3))
+                cb(f"{p}.conv3", f"{p}.bn3", (planes * 4, planes, 1, 1))
+                if b == 0:
+                    cb(f"{p}.downsample.0", f"{p}.downsample.1", (planes * 4, inplanes, 1, 1))
+                inplanes = planes * 4
+    else:
+        raise ArchError(f"RetinaFace backbone '{_q(str(backbone))}' is not one of "
+                        f"{sorted(RETINAFACE_BACKBONES)}")
+    cfg = RETINAFACE_BACKBONES[backbone]
+    out = cfg["cout"]
+    for i in (1, 2, 3):
+        cb(f"fpn.output{i}.0", f"fpn.output{i}.1", (out, cfg["cin"] * 2 ** i, 1, 1), "fpn")
+    for m in ("merge1", "merge2"):
+        cb(f"fpn.{m}.0", f"fpn.{m}.1", (out, out, 3, 3), "fpn")
+    for s in (1, 2, 3):
+        for name, cin, cout in (("conv3X3", out, out // 2), ("conv5X5_1", out, out // 4),
+                                ("conv5X5_2", out // 4, out // 4),
+                                ("conv7X7_2", out // 4, out // 4),
+                                ("conv7x7_3", out // 4, out // 4)):
+            cb(f"ssh{s}.{name}.0", f"ssh{s}.{name}.1", (cout, cin, 3, 3), f"ssh{s}")
+    for head, per_anchor in RETINAFACE_HEADS:
+        for i in range(3):
+            cb(f"{head}.{i}.conv1x1", None, (RETINAFACE_ANCHORS * per_anchor, out, 1, 1), "head")
+    return convs
+
+
+def retinaface_table(hp):
+    """Upstream RetinaFace's state_dict (less 'module.' and num_batches_tracked) for
+    hp backbone; with hp folded, each BN is gone and its convolution has a bias."""
+    t = {}
+    for conv, bn, shape, _ in retinaface_convs(hp["backbone"]):
+        t[f"{conv}.weight"] = shape
+        if bn is None or hp["folded"]:
+            t[f"{conv}.bias"] = (shape[0],)
+        else:
+            for k in ("weight", "bias", "running_mean", "running_var"):
+                t[f"{bn}.{k}"] = (shape[0],)
+    return t
+
+
+def retinaface_infer(tensors):
+    """backbone from the first convolution's name, folded from its BN's absence."""
+    if "body.stage1.0.0.weight" in tensors:
+        backbone, conv, bn = "mobilenet0.25", "body.stage1.0.0", "body.stage1.0.1"
+    elif "body.conv1.weight" in tensors:
+        backbone, conv, bn = "resnet50", "body.conv1", "body.bn1"
+    else:
+        raise ArchError("not a RetinaFace checkpoint: neither 'body.stage1.0.0.weight' "
+                        "(mobilenet0.25) nor 'body.conv1.weight' (resnet50) is present")
+    has_bn, has_bias = f"{bn}.weight" in tensors, f"{conv}.bias" in tensors
+    if has_bn == has_bias:
+        raise ArchError(f"RetinaFace checkpoint has {'both' if has_bn else 'neither'} "
+                        f"'{bn}.weight' (batch norm) and '{conv}.bias' (folded batch "
+                        f"norm); expected exactly one of them")
+    return dict(family="retinaface", backbone=backbone, folded=has_bias)
+
+
+def retinaface_check_hp(hp):
+    if hp.get("backbone") not in RETINAFACE_BACKBONES:
+        raise ArchError(f"backbone is {hp.get('backbone')!r}, expected one of "
+                        f"{sorted(RETINAFACE_BACKBONES)}")
+    if not isinstance(hp.get("folded"), bool):
+        raise ArchError(f"folded is {hp.get('folded')!r}, expected true or false")
+
+
+def retinaface_ignored(name, shape):
+    """BatchNorm's step counter: an integer scalar, not used at inference."""
+    return name.endswith(".num_batches_tracked") and tuple(shape) == ()
+
+
 # --------------------------------------------------------------------------- registry
 
 FAMILIES = {
@@ -346,6 +461,8 @@ FAMILIES = {
                  options=("lr_mlp",)),
     "rrdbnet": dict(table=rrdbnet_table, infer=rrdbnet_infer, check=rrdbnet_check_hp,
                     options=()),
+    "retinaface": dict(table=retinaface_table, infer=retinaface_infer,
+                       check=retinaface_check_hp, ignored=retinaface_ignored, options=()),
 }
 
 
@@ -354,6 +471,8 @@ def detect_family(tensors):
         return "gpen"
     if "conv_first.weight" in tensors and "body.0.rdb1.conv1.weight" in tensors:
         return "rrdbnet"
+    if "ClassHead.0.conv1x1.weight" in tensors and "fpn.output1.0.weight" in tensors:
+        return "retinaface"
     first = ", ".join(f"'{_q(n, 40)}'" for n in sorted(tensors)[:5])
     raise ArchError("unrecognised checkpoint: no known architecture has these tensor names "
                     f"(first few: {first})")

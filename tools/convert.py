@@ -3,6 +3,7 @@
 
     tools/convert.py IN.pth OUT.safetensors [--dtype fp32|fp16] [--key NAME] [--lr-mlp X]
     tools/convert.py IN.param OUT.safetensors [--bin IN.bin] [--dtype fp32|fp16]
+    tools/convert.py IN.onnx OUT.safetensors [--dtype fp32|fp16]
 
 The checkpoint is read by a restricted pickle reader (tools/pth_reader.py) that refuses
 any global a state_dict does not need and bounds the work a file can cause, so
@@ -10,11 +11,13 @@ converting a hostile file runs none of its code and cannot exhaust the machine. 
 architecture is inferred from tensor shapes (tools/archs.py), and the checkpoint must
 hold exactly that architecture's tensors, no more and no fewer, with the values the
 engine checks (finite weights, exact blur kernels, hyperparameters in its ranges):
-a GPEN file this tool writes is one `gpen` loads. Families: GPEN and RRDBNet
-(Real-ESRGAN's upscaler). BasicSR-style wrappers {'params_ema': sd} / {'params': sd}
+a GPEN file this tool writes is one `gpen` loads. Families: GPEN, RRDBNet
+(Real-ESRGAN's upscaler) and RetinaFace (GPEN's face detector; BatchNorm
+`num_batches_tracked` counters are dropped). BasicSR-style wrappers {'params_ema': sd} / {'params': sd}
 are unwrapped without --key (params_ema first, as Real-ESRGAN's inference does). An
 ncnn model (IN.param with its .bin, tools/ncnn_reader.py) is read as RRDBNet, its
-graph checked against upstream's layer by layer. Only then is tensor data read, one
+graph checked against upstream's layer by layer; an ONNX RetinaFace with folded batch
+norms (IN.onnx, tools/onnx_reader.py, needs the `onnx` package) likewise. Only then is tensor data read, one
 storage at a time, and streamed into the output, which follows weights/FORMAT.md
 (safetensors with 64-byte aligned tensors and the architecture in `__metadata__`).
 It is written to a temporary file in the output's folder (mode 0666 less the umask,
@@ -23,7 +26,7 @@ or untouched.
 
 Exit codes: 0 success; 1 an error in the input, output or flags' values (one line on
 stderr naming the file, tensor or flag); 2 usage; 70 an internal error (a bug).
-Needs Python 3 and numpy only.
+Needs Python 3 and numpy only (and `onnx` for .onnx input).
 """
 
 import argparse
@@ -46,9 +49,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import archs  # noqa: E402
 import ncnn_reader  # noqa: E402
+import onnx_reader  # noqa: E402  (imports onnx only when an .onnx file is read)
 from pth_reader import CheckpointError, Limits, open_checkpoint, printable  # noqa: E402
 
-CONVERTER_VERSION = "1.2.0"
+CONVERTER_VERSION = "1.3.0"
 FORMAT_NAME = "gpen-engine"
 FORMAT_VERSION = "1"
 ALIGN = 64
@@ -273,7 +277,9 @@ def infer_architecture(tensors, src, options=None, hints=None):
     except archs.ArchError as e:
         raise archs.ArchError(f"{src}: {e}") from None
     want = fam["table"](hp)
-    problems = archs.diff_tables({k: v.shape for k, v in tensors.items()}, want)
+    ignored = fam.get("ignored", lambda name, shape: False)
+    problems = archs.diff_tables({k: v.shape for k, v in tensors.items()
+                                  if not ignored(k, v.shape)}, want)
     if problems:
         more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         arch = ", ".join(f"{k} {v}" for k, v in hp.items() if k != "family")
@@ -391,6 +397,10 @@ def is_ncnn(src, bin_path):
     return bin_path is not None or src.lower().endswith(".param")
 
 
+def is_onnx(src):
+    return src.lower().endswith(".onnx")
+
+
 def default_bin(src):
     return (src[:-len(".param")] if src.lower().endswith(".param") else src) + ".bin"
 
@@ -417,6 +427,12 @@ def open_source(src, bin_path, key, limits):
         model = ncnn_reader.open_ncnn(src, bin_path, limits)
         return (model, model.tensors, {"scale": model.hp["scale"]},
                 f"ncnn graph of {model.describe()}, weights {bin_path}", (src, bin_path))
+    if is_onnx(src):
+        if key is not None:
+            raise ConvertError(f"{src}: --key selects a state_dict inside a .pth checkpoint; "
+                               f"an ONNX model has none")
+        model = onnx_reader.open_onnx(src, limits)
+        return model, model.tensors, {}, f"ONNX graph: {model.describe()}", (src,)
     ck = open_checkpoint(src, limits)
     try:
         tensors, used = choose_state_dict(ck.tree, ck.tensors, key, src)
@@ -483,7 +499,7 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("input", help="upstream checkpoint (.pth, zip or legacy torch.save "
-                    "format), or an ncnn RRDBNet model's .param")
+                    "format), an ncnn RRDBNet model's .param, or an ONNX RetinaFace (.onnx)")
     ap.add_argument("output", help="model file to write (.safetensors)")
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="fp32",
                     help="storage precision of the output (default fp32)")

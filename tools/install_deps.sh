@@ -5,6 +5,8 @@
 #   Debian: cmake, g++, nlohmann-json3-dev, libopenblas-dev, libstb-dev, doctest-dev,
 #           clang + libclang-rt-14-dev (libFuzzer and sanitizer runtimes)
 #   Python: numpy for whichever `python3` is first on PATH (tools/convert.py, tests),
+#           onnx for it (tools/convert.py reads RetinaFace's ONNX weights with it;
+#           Debian's python3-onnx for Debian's python3, else `pip install onnx`),
 #           and atheris if a wheel exists (optional: the converter's fuzzer)
 #           pip (python3-pip) when missing: the numpy install and tools/fetch_models.sh
 # The CUDA toolkit and cuDNN are not installed here: the build uses them when nvcc
@@ -36,6 +38,23 @@ fi
 if ! python3 -c "import numpy" 2>/dev/null; then
   echo "install_deps: installing numpy for $(command -v python3)"
   python3 -m pip install --quiet numpy 2>/dev/null || python3 -m pip install --quiet --break-system-packages numpy
+fi
+# onnx: the converter's .onnx input (tools/onnx_reader.py; tools/fetch_models.sh converts
+# RetinaFace's weights with it). Debian's package when python3 is Debian's own, else pip.
+if ! python3 -c "import onnx" 2>/dev/null; then
+  py="$(readlink -f "$(command -v python3)")"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  if dpkg -S "$py" >/dev/null 2>&1; then
+    echo "install_deps: installing python3-onnx (Debian's, for $py)"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-onnx >/dev/null
+  else
+    echo "install_deps: installing onnx for $(command -v python3) (not Debian's python3)"
+    python3 -m pip install --quiet onnx 2>/dev/null || python3 -m pip install --quiet --break-system-packages onnx
+  fi
+  python3 -c "import onnx" 2>/dev/null ||
+    { echo "install_deps: error: onnx is still not importable by $(command -v python3)" >&2; exit 1; }
 fi
 # atheris drives the converter's fuzzer (tests/py/fuzz_convert.py). Optional: without it
 # the fuzzer uses its own mutator, so a failed install is reported, not fatal. Wheels only

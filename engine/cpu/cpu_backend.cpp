@@ -136,7 +136,11 @@ class CpuBackend final : public Backend {
       case OpKind::kConv2d: {
         const int64_t k = n.weight.shape[n.weight.shape.rank() - 1];
         const ConvAttr& ca = n.a<ConvAttr>();
-        cpu::Conv2d(x, xs, W, k, n.scale, ca.stride, ca.pad, y, ys, &workspace_);
+        if (ca.groups > 1) {  // depthwise (Graph::AddNode admits no other grouping)
+          cpu::DepthwiseConv2d(x, xs, W, k, n.scale, ca.stride, ca.pad, y, ys);
+        } else {
+          cpu::Conv2d(x, xs, W, k, n.scale, ca.stride, ca.pad, y, ys, &workspace_);
+        }
         break;
       }
       case OpKind::kConvTranspose2d:
@@ -196,8 +200,17 @@ class CpuBackend final : public Backend {
         break;
       }
       case OpKind::kUpsampleNearest:
-        cpu::UpsampleNearest(x, xs, n.a<ResampleAttr>().factor, y);
+        if (n.a<ResampleAttr>().out_h > 0) {
+          cpu::UpsampleNearestTo(x, xs, ys, y);
+        } else {
+          cpu::UpsampleNearest(x, xs, n.a<ResampleAttr>().factor, y);
+        }
         break;
+      case OpKind::kMaxPool2d: {
+        const PoolAttr& pa = n.a<PoolAttr>();
+        cpu::MaxPool2d(x, xs, pa.k, pa.stride, pa.pad, y, ys);
+        break;
+      }
       case OpKind::kPixelUnshuffle:
         cpu::PixelUnshuffle(x, xs, n.a<ResampleAttr>().factor, y);
         break;
@@ -248,7 +261,7 @@ MemoryReport CpuBackendMemory(const Graph& g, const WeightStore& w, MemoryPlan* 
   for (const Node& n : g.nodes()) {
     const Shape& xs = n.in.empty() ? Shape{} : g.tensor(n.in[0]).shape;
     const Shape& ys = g.tensor(n.out).shape;
-    if (n.kind == OpKind::kConv2d) {
+    if (n.kind == OpKind::kConv2d && n.a<ConvAttr>().groups == 1) {  // depthwise: none
       ws = std::max(ws,
                     cpu::Conv2dWorkspaceFloats(xs, n.weight.shape[n.weight.shape.rank() - 1], ys));
     } else if (n.kind == OpKind::kConvTranspose2d) {

@@ -371,6 +371,78 @@ void UpsampleNearest(const float* x, const Shape& xs, int f, float* y) {
   });
 }
 
+int64_t NearestSource(int64_t dst, int64_t in, int64_t out) {
+  // ATen UpSample.h nearest_idx / nearest_neighbor_compute_source_index.
+  if (out == in) return dst;
+  if (out == 2 * in) return dst >> 1;
+  const float scale = static_cast<float>(in) / static_cast<float>(out);
+  const int64_t src = static_cast<int64_t>(std::floor(static_cast<float>(dst) * scale));
+  return std::min(src, in - 1);
+}
+
+void UpsampleNearestTo(const float* x, const Shape& xs, const Shape& ys, float* y) {
+  const int64_t planes = xs.n() * xs.c(), h = xs.h(), w = xs.w(), ho = ys.h(), wo = ys.w();
+  std::vector<int64_t> sx(static_cast<size_t>(wo));
+  for (int64_t c = 0; c < wo; ++c) sx[c] = NearestSource(c, w, wo);
+  ParallelFor(planes, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t r = 0; r < ho; ++r) {
+        const float* src = x + (p * h + NearestSource(r, h, ho)) * w;
+        float* dst = y + (p * ho + r) * wo;
+        for (int64_t c = 0; c < wo; ++c) dst[c] = src[sx[c]];
+      }
+  });
+}
+
+void DepthwiseConv2d(const float* x, const Shape& xs, const float* w, int64_t k, float scale,
+                     int stride, int pad, float* y, const Shape& ys) {
+  const int64_t c = xs.c(), h = xs.h(), wd = xs.w(), ho = ys.h(), wo = ys.w();
+  ParallelFor(xs.n() * c, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {  // p = b * C + channel
+      const float* xp = x + p * h * wd;
+      const float* wp = w + (p % c) * k * k;
+      float* yp = y + p * ho * wo;
+      for (int64_t oy = 0; oy < ho; ++oy)
+        for (int64_t ox = 0; ox < wo; ++ox) {
+          float acc = 0.f;
+          for (int64_t ky = 0; ky < k; ++ky) {
+            const int64_t iy = oy * stride - pad + ky;
+            if (iy < 0 || iy >= h) continue;
+            for (int64_t kx = 0; kx < k; ++kx) {
+              const int64_t ix = ox * stride - pad + kx;
+              if (ix >= 0 && ix < wd) acc += wp[ky * k + kx] * xp[iy * wd + ix];
+            }
+          }
+          yp[oy * wo + ox] = acc * scale;
+        }
+    }
+  });
+}
+
+void MaxPool2d(const float* x, const Shape& xs, int k, int stride, int pad, float* y,
+               const Shape& ys) {
+  const int64_t h = xs.h(), wd = xs.w(), ho = ys.h(), wo = ys.w();
+  ParallelFor(xs.n() * xs.c(), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* xp = x + p * h * wd;
+      float* yp = y + p * ho * wo;
+      for (int64_t oy = 0; oy < ho; ++oy)
+        for (int64_t ox = 0; ox < wo; ++ox) {
+          float m = -INFINITY;
+          for (int64_t iy = oy * stride - pad; iy < oy * stride - pad + k; ++iy) {
+            if (iy < 0 || iy >= h) continue;
+            for (int64_t ix = ox * stride - pad; ix < ox * stride - pad + k; ++ix) {
+              if (ix < 0 || ix >= wd) continue;
+              const float v = xp[iy * wd + ix];
+              if (v > m || std::isnan(v)) m = v;  // ATen max_pool2d: NaN propagates
+            }
+          }
+          yp[oy * wo + ox] = m;
+        }
+    }
+  });
+}
+
 void PixelUnshuffle(const float* x, const Shape& xs, int f, float* y) {
   const int64_t n = xs.n(), c = xs.c(), h = xs.h() / f, w = xs.w() / f;
   GPEN_CHECK(h * f == xs.h() && w * f == xs.w());

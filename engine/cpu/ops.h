@@ -106,6 +106,25 @@ void Concat(const std::vector<const float*>& inputs, const std::vector<int64_t>&
 // y (N, C, H * f, W * f), y[n, c, h, w] = x[n, c, h / f, w / f].
 void UpsampleNearest(const float* x, const Shape& xs, int f, float* y);
 
+// F.interpolate(x, size=(Ho, Wo), mode='nearest') (RetinaFace's FPN, upstream
+// facemodels/net.py FPN.forward): y[n, c, h, w] = x[n, c, NearestSource(h, H, Ho),
+// NearestSource(w, W, Wo)], torch's nearest_idx: the identity at equal sizes, dst / 2 at
+// twice the size, else min(floor(dst * (float)in / out), in - 1) in float as torch computes it.
+int64_t NearestSource(int64_t dst, int64_t in, int64_t out);
+void UpsampleNearestTo(const float* x, const Shape& xs, const Shape& ys, float* y);
+
+// nn.Conv2d(C, C, k, stride, pad, groups=C, bias=False) (MobileNetV1's conv_dw, upstream
+// facemodels/net.py): each channel convolved with its own (k, k) filter, times scale.
+// w: (C, 1, k, k). y: (N, C, Ho, Wo).
+void DepthwiseConv2d(const float* x, const Shape& xs, const float* w, int64_t k, float scale,
+                     int stride, int pad, float* y, const Shape& ys);
+
+// F.max_pool2d(x, k, stride, pad) (torchvision resnet's maxpool, k 3 stride 2 pad 1):
+// padded positions are -inf and never win; a NaN in the window is the result, as torch's.
+// y: (N, C, Ho, Wo) with Ho = (H + 2 pad - k) / stride + 1.
+void MaxPool2d(const float* x, const Shape& xs, int k, int stride, int pad, float* y,
+               const Shape& ys);
+
 // F.pixel_unshuffle(x, f) (basicsr rrdbnet_arch.py pixel_unshuffle, RRDBNet at scale 1 and
 // 2): x (N, C, H * f, W * f) -> y (N, C * f * f, H, W), output channel c * f * f + i * f + j
 // holding x[n, c, h * f + i, w * f + j]. xs is x's shape.

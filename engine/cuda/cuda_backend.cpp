@@ -37,9 +37,11 @@
 #include "cuda/cuda_raii.h"
 #include "demod_coef.cuh"
 #include "demod_noise_act.cuh"
+#include "depthwise_conv2d.cuh"
 #include "graph/fuse.h"
 #include "im2col.cuh"
 #include "mask_window.cuh"
+#include "max_pool2d.cuh"
 #include "mod_conv1x1.cuh"
 #include "noise_concat.cuh"
 #include "pixel_norm.cuh"
@@ -421,7 +423,9 @@ class CudaBackend final : public Backend {
     for (size_t i = 0; i < nodes.size(); ++i) {
       const Node& n = nodes[i];
       NodeRes& r = res_[i];
-      if (n.kind == OpKind::kConv2d || n.kind == OpKind::kConvTranspose2d) {
+      if (IsDepthwise(n)) {
+        GPEN_CHECK(IsHalf(n.in[0]) == IsHalf(n.out));  // our kernel: no library, no scratch
+      } else if (n.kind == OpKind::kConv2d || n.kind == OpKind::kConvTranspose2d) {
         GPEN_CHECK(IsHalf(n.in[0]) == IsHalf(n.out));
         const bool transposed = n.kind == OpKind::kConvTranspose2d;
 #if GPEN_HAVE_CUDNN
@@ -459,6 +463,11 @@ class CudaBackend final : public Backend {
     r->fir.kh = static_cast<int>(n.weight.shape[0]);
     r->fir.kw = static_cast<int>(n.weight.shape[1]);
     std::copy(w_.data(n.weight), w_.data(n.weight) + n.weight.numel(), r->fir.kernel);
+  }
+
+  // A depthwise convolution (the only grouping Graph::AddNode admits) runs our kernel.
+  static bool IsDepthwise(const Node& n) {
+    return n.kind == OpKind::kConv2d && n.a<ConvAttr>().groups > 1;
   }
 
   static int64_t KernelSize(const Node& n) {
@@ -826,6 +835,18 @@ class CudaBackend final : public Backend {
     kernels::LaunchDemodNoiseAct(p, stream_.get());
   }
 
+  // nn.Conv2d(groups=C): the filter in the activations' precision (cuda_layout.cpp).
+  void RunDepthwise(const Node& n, const NodeLayout& L) {
+    const Shape& xs = g_.tensor(n.in[0]).shape;  // (N, C, H, W)
+    const Shape& ys = g_.tensor(n.out).shape;    // (N, C, Ho, Wo)
+    const ConvAttr& ca = n.a<ConvAttr>();
+    GPEN_CHECK(Type(n.in[0]) == Type(n.out));
+    kernels::LaunchDepthwiseConv2d(
+        {Ptr(n.in[0]), W(L.w), Ptr(n.out), Type(n.out), xs.n(), xs.c(), xs.h(), xs.w(), ys.h(),
+         ys.w(), static_cast<int>(KernelSize(n)), ca.stride, ca.pad, n.scale},
+        stream_.get());
+  }
+
   // torch.cat along C: one kernel copies every input (cheap to record in a CUDA graph).
   void RunConcat(const Node& n) {
     const Shape& ys = g_.tensor(n.out).shape;  // (N, sum C_i, H, W)
@@ -860,6 +881,10 @@ class CudaBackend final : public Backend {
         kernels::LaunchConstInput({Wf(L.w), Ptr(n.out), Type(n.out), n.weight.numel(), ys.n()}, s);
         break;
       case OpKind::kConv2d:
+        if (IsDepthwise(n)) {
+          RunDepthwise(n, L);
+          break;
+        }
         return RunConv(n, r, L, false);
       case OpKind::kConvTranspose2d:
         return RunConv(n, r, L, true);
@@ -920,6 +945,12 @@ class CudaBackend final : public Backend {
         break;
       case OpKind::kUpsampleNearest:
         GPEN_CHECK(Type(n.in[0]) == Type(n.out));
+        if (n.a<ResampleAttr>().out_h > 0) {
+          kernels::LaunchUpsampleNearestTo({Ptr(n.in[0]), Ptr(n.out), Type(n.out), xs.n() * xs.c(),
+                                            xs.h(), xs.w(), ys.h(), ys.w()},
+                                           s);
+          break;
+        }
         kernels::LaunchUpsampleNearest({Ptr(n.in[0]), Ptr(n.out), Type(n.out), xs.n() * xs.c(),
                                         xs.h(), xs.w(), n.a<ResampleAttr>().factor},
                                        s);
@@ -930,6 +961,14 @@ class CudaBackend final : public Backend {
                                        ys.h(), ys.w(), n.a<ResampleAttr>().factor},
                                       s);
         break;
+      case OpKind::kMaxPool2d: {
+        GPEN_CHECK(Type(n.in[0]) == Type(n.out));
+        const PoolAttr& pa = n.a<PoolAttr>();
+        kernels::LaunchMaxPool2d({Ptr(n.in[0]), Ptr(n.out), Type(n.out), xs.n() * xs.c(), xs.h(),
+                                  xs.w(), ys.h(), ys.w(), pa.k, pa.stride, pa.pad},
+                                 s);
+        break;
+      }
       case OpKind::kModConv1x1:
         kernels::LaunchModConv1x1(
             {Ptr(n.in[0]), Type(n.in[0]), static_cast<const float*>(Ptr(n.in[1])), Wf(L.w), n.scale,

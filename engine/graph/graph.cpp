@@ -47,6 +47,8 @@ const char* OpName(OpKind k) {
       return "crop";
     case OpKind::kMaskWindow:
       return "mask_window";
+    case OpKind::kMaxPool2d:
+      return "max_pool2d";
   }
   return "?";
 }
@@ -70,6 +72,20 @@ bool MayRunInPlace(const Node& n) {
   }
 }
 
+// Grouped convolutions: only depthwise ones (groups == Cin == Cout, weight (C, 1, k, k), as
+// MobileNetV1's conv_dw) have an implementation; any other grouping is a builder's error.
+void Graph::CheckGroups(const Node& n, const Shape& out) const {
+  const ConvAttr* ca = std::get_if<ConvAttr>(&n.attr);
+  if (ca == nullptr || ca->groups == 1) return;
+  const int64_t cin = tensors_[n.in[0]].shape.c(), cout = out.c();
+  const Shape& w = n.weight.shape;
+  GPEN_CHECK_MSG(ca->groups == cin && cin == cout && w.rank() == 4 && w[0] == cout && w[1] == 1,
+                 "convolution '" << n.name << "' with groups " << ca->groups << ", " << cin
+                                 << " -> " << cout << " channels, weight " << w.ToString()
+                                 << ": only depthwise grouping (groups == Cin == Cout, weight "
+                                    "(C, 1, k, k)) is implemented");
+}
+
 int Graph::AddTensor(Shape shape, std::string name, TensorClass cls) {
   TensorInfo t;
   t.shape = std::move(shape);
@@ -81,6 +97,7 @@ int Graph::AddTensor(Shape shape, std::string name, TensorClass cls) {
 
 int Graph::AddNode(Node node, Shape out_shape, TensorClass cls) {
   for (int i : node.in) GPEN_CHECK(i >= 0 && i < static_cast<int>(tensors_.size()));
+  if (node.kind == OpKind::kConv2d) CheckGroups(node, out_shape);
   const int t = AddTensor(std::move(out_shape), node.name, cls);
   tensors_[t].producer = static_cast<int>(nodes_.size());
   node.out = t;

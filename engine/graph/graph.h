@@ -23,7 +23,8 @@ namespace gpen {
 enum class OpKind {
   kInput,            // graph input, written by the caller
   kConstInput,       // param (1, C, h, w) repeated over the batch
-  kConv2d,           // weight (Cout, Cin, k, k) * scale, ConvAttr stride and zero pad, no bias
+  kConv2d,           // weight (Cout, Cin / groups, k, k) * scale, ConvAttr stride, zero pad, groups
+                     // (1, or depthwise: groups == Cin == Cout), no bias
   kConvTranspose2d,  // conv_transpose2d, stride 2, no pad, weight (Cout, Cin, k, k) * scale
   kUpfirdn2d,        // UpfirdnAttr: upsample (zeros), pad, FIR, downsample
   kBiasAct,          // act(x + bias[c] * bias_scale); bias may be absent (act only)
@@ -35,13 +36,15 @@ enum class OpKind {
   kNoiseConcat,      // NoiseAttr: cat(x, noise_weight * feat) along C, or x + noise_weight * feat
   kAdd,              // AddAttr: alpha * a + beta * b (a residual add, scaled or not)
   kConcat,           // cat(in[0], in[1], ...) along C; every input (N, Ci, H, W)
-  kUpsampleNearest,  // ResampleAttr: y[n, c, h, w] = x[n, c, h / f, w / f]
+  kUpsampleNearest,  // ResampleAttr: y[n, c, h, w] = x[n, c, h / f, w / f], or to an
+                     // explicit size (out_h, out_w) as F.interpolate(size=..., mode='nearest')
   kPixelUnshuffle,   // ResampleAttr: (N, C, H*f, W*f) -> (N, C*f*f, H, W), torch's order
   // Fused ops, produced only by FuseGraph (graph/fuse.h); each equals a chain above.
   kModConv1x1,     // ScaleChannels(x, s) -> Conv2d 1x1: the ToRGB convolution
   kDemodNoiseAct,  // ScaleChannels(y, d) -> NoiseConcat -> BiasAct: the StyledConv epilogue
   kCrop,           // CropAttr: y = x[:, :, y0 : y0 + Ho, x0 : x0 + Wo]
   kMaskWindow,     // WindowAttr: zero what lies outside the untiled image (tiled generation)
+  kMaxPool2d,      // PoolAttr: F.max_pool2d(x, k, stride, pad), padding never wins (-inf)
 };
 
 const char* OpName(OpKind k);
@@ -61,6 +64,9 @@ struct TensorInfo {
 // network shares (weight, bias, their scales, the activation) is in the node itself.
 struct ConvAttr {  // kConv2d
   int stride = 1, pad = 0;
+  // nn.Conv2d(groups=...): 1, or depthwise (groups == Cin == Cout, weight (C, 1, k, k)).
+  // Any other grouping is refused when the node is added (Graph::AddNode).
+  int groups = 1;
 };
 struct UpfirdnAttr {  // kUpfirdn2d: upstream upfirdn2d(up, down, pad=(pad0, pad1))
   int up = 1, down = 1, pad0 = 0, pad1 = 0;
@@ -86,12 +92,19 @@ struct CropAttr {  // kCrop
 };
 struct ResampleAttr {  // kUpsampleNearest, kPixelUnshuffle
   int factor = 2;
+  // kUpsampleNearest to an explicit size (RetinaFace's FPN): out_h > 0 means the output is
+  // (out_h, out_w) with source index min(floor(dst * (float)(in / out)), in - 1) as torch's
+  // nearest_idx computes it; `factor` is then unused.
+  int64_t out_h = 0, out_w = 0;
+};
+struct PoolAttr {  // kMaxPool2d: torchvision's resnet maxpool is k 3, stride 2, pad 1
+  int k = 3, stride = 2, pad = 1;
 };
 struct AddAttr {  // kAdd: alpha * in[0] + beta * in[1]
   float alpha = 1.f, beta = 1.f;
 };
 using OpAttr = std::variant<std::monostate, ConvAttr, UpfirdnAttr, WindowAttr, NoiseAttr, CropAttr,
-                            ResampleAttr, AddAttr>;
+                            ResampleAttr, AddAttr, PoolAttr>;
 
 struct Node {
   OpKind kind = OpKind::kInput;
@@ -148,6 +161,8 @@ class Graph {
   double BytesMoved(size_t act_elem_bytes) const;
 
  private:
+  void CheckGroups(const Node& n, const Shape& out) const;
+
   std::vector<TensorInfo> tensors_;
   std::vector<Node> nodes_;
   std::vector<int> outputs_;

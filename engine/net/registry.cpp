@@ -4,6 +4,7 @@
 #include "model/gpen_weights.h"
 #include "model/model_file.h"
 #include "net/gpen_net.h"
+#include "net/retinaface_net.h"
 #include "net/rrdb_net.h"
 
 namespace gpen {
@@ -52,10 +53,26 @@ Result<std::shared_ptr<const Network>> MakeRrdb(const std::string& name, uint64_
       std::make_shared<const RrdbNetwork>(std::make_shared<const RrdbWeights>(std::move(w))));
 }
 
+Result<std::shared_ptr<const Network>> LoadRetinaFace(const ModelFile& f) {
+  GPEN_ASSIGN_OR_RETURN(RetinaFaceWeights w, RetinaFaceWeights::FromFile(f));
+  return std::shared_ptr<const Network>(std::make_shared<const RetinaFaceNetwork>(
+      std::make_shared<const RetinaFaceWeights>(std::move(w))));
+}
+
+Result<std::shared_ptr<const Network>> MakeRetinaFace(const std::string& name, uint64_t seed,
+                                                      bool shapes_only) {
+  GPEN_ASSIGN_OR_RETURN(RetinaFaceArch arch, RetinaFaceArch::Preset(name));
+  GPEN_ASSIGN_OR_RETURN(RetinaFaceWeights w, shapes_only ? RetinaFaceWeights::ShapesOnly(arch)
+                                                         : RetinaFaceWeights::Random(arch, seed));
+  return std::shared_ptr<const Network>(std::make_shared<const RetinaFaceNetwork>(
+      std::make_shared<const RetinaFaceWeights>(std::move(w))));
+}
+
 const std::vector<Family>& Families() {
   static const std::vector<Family> families = {
       {"gpen", LoadGpen, GpenArchs, MakeGpen},
       {"rrdbnet", LoadRrdb, RrdbArch::PresetNames, MakeRrdb},
+      {"retinaface", LoadRetinaFace, RetinaFaceArch::PresetNames, MakeRetinaFace},
   };
   return families;
 }
