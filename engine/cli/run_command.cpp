@@ -13,6 +13,7 @@
 #include "net/registry.h"
 #include "pipeline/jobs.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/shard.h"
 
 namespace gpen::cli {
 
@@ -43,7 +44,13 @@ void AddRunFlags(const RunCommand& c, Args& a) {
       .Flag("--max-pixels", true,
             "the largest input image decoded, in pixels (width x height); larger ones are "
             "refused from their header",
-            std::to_string(kDefaultMaxImagePixels));
+            std::to_string(kDefaultMaxImagePixels))
+      .Flag("--shard", true,
+            "K/N: process only this worker's share of a folder (K from 0 to N-1; a file's "
+            "share depends on its name alone), for N workers of a job array")
+      .Flag("--skip-existing", false,
+            "leave out inputs whose output already exists (resumes an interrupted run: "
+            "outputs are written whole or not at all)");
   if (c.noise_seed) {
     a.Flag("--seed", true, "seed of the noise FullGenerator_SR draws above the encoder size", "0");
   }
@@ -137,12 +144,37 @@ Result<PipelineOptions> ParseRunFlags(const RunCommand& c, const Args& a) {
   return po;
 }
 
+// --shard and --skip-existing: the jobs this worker does, each step said.
+Result<std::vector<Job>> SelectJobs(const Args& a, std::vector<Job> jobs) {
+  const size_t all = jobs.size();
+  if (a.Has("--shard")) {
+    GPEN_ASSIGN_OR_RETURN(Shard s, ParseShard(a.Get("--shard")));
+    jobs = SelectShard(jobs, s);
+    std::fprintf(stderr, "shard %lld/%lld: %zu of %zu images\n", static_cast<long long>(s.k),
+                 static_cast<long long>(s.n), jobs.size(), all);
+  }
+  if (a.Has("--skip-existing")) {
+    const size_t before = jobs.size();
+    jobs = SkipFinished(jobs);
+    if (jobs.size() < before) {
+      std::fprintf(stderr, "skipped %zu image%s whose output exists (--skip-existing)\n",
+                   before - jobs.size(), before - jobs.size() == 1 ? "" : "s");
+    }
+  }
+  return jobs;
+}
+
 }  // namespace
 
 Status RunFiles(const RunCommand& c, const Args& a, int* failed) {
   *failed = 0;
   GPEN_ASSIGN_OR_RETURN(PipelineOptions po, ParseRunFlags(c, a));
   GPEN_ASSIGN_OR_RETURN(std::vector<Job> jobs, PlanJobs(a.Get("--input"), a.Get("--output")));
+  GPEN_ASSIGN_OR_RETURN(jobs, SelectJobs(a, std::move(jobs)));
+  if (jobs.empty()) {
+    std::fprintf(stderr, "done: nothing to do\n");
+    return Status::Ok();
+  }
   // Threads and OpenBLAS's buffer before the weights: under an address-space limit
   // they must find room first (core/parallel.h).
   if (po.device == Device::kCpu) GPEN_TRY(StartCpuThreads(po.threads));
