@@ -3,6 +3,8 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -132,6 +134,20 @@ Result<int64_t> Args::GetInt(const std::string& name, int64_t lo, int64_t hi) co
                            "see gpen " + command_ + " --help");
   }
   return static_cast<int64_t>(x);
+}
+
+Result<double> Args::GetDouble(const std::string& name, double lo, double hi) const {
+  const std::string v = Get(name);
+  char* end = nullptr;
+  const double x = v.empty() || v.size() > 32 ? NAN : std::strtod(v.c_str(), &end);
+  if (!(x >= lo && x <= hi) || end == nullptr || *end != '\0') {  // NaN fails too
+    char range[64];
+    std::snprintf(range, sizeof range, "[%g, %g]", lo, hi);
+    return InvalidArgument(
+        "gpen " + command_ + ": " + name + " '" + v + "' is not a number in " + range,
+        "see gpen " + command_ + " --help");
+  }
+  return x;
 }
 
 Result<int64_t> Args::GetBytes(const std::string& name) const {

@@ -36,6 +36,8 @@ class Args {
   std::vector<std::string> GetAll(const std::string& name) const;
   // An integer in [lo, hi]: optional '-', then decimal digits, nothing else.
   Result<int64_t> GetInt(const std::string& name, int64_t lo, int64_t hi) const;
+  // A finite decimal number in [lo, hi].
+  Result<double> GetDouble(const std::string& name, double lo, double hi) const;
   // A positive whole number of bytes: "1073741824", "512M", "2G", "1.5G" (binary units
   // K, M, G, optionally followed by B or iB, any case). "0.5", "0.9B", "1e9" are not.
   Result<int64_t> GetBytes(const std::string& name) const;

@@ -14,5 +14,6 @@ Status CmdEnhance(int argc, char** argv, int* failed);
 Status CmdUpscale(int argc, char** argv, int* failed);
 Status CmdBench(int argc, char** argv);
 Status CmdPlan(int argc, char** argv);
+Status CmdDetect(int argc, char** argv);
 
 }  // namespace gpen::cli

@@ -106,7 +106,8 @@ void Usage() {
       "usage: gpen COMMAND [flags]\n\n"
       "commands:\n"
       "  info MODEL            validate a converted model file and describe it\n"
-      "  enhance               restore aligned face crops (file or folder)\n"
+      "  enhance               restore the faces of photos, or aligned crops (file or folder)\n"
+      "  detect                find faces: boxes, scores and 5 landmarks (RetinaFace)\n"
       "  upscale               enlarge images with an RRDBNet model (Real-ESRGAN)\n"
       "  bench                 time a forward pass (random weights by default)\n"
       "  plan                  choose batch and tiles for a memory budget, print the peak\n\n"
@@ -137,6 +138,7 @@ int main(int argc, char** argv) {
     if (cmd == "info") return Report(gpen::cli::CmdInfo(argc - 2, argv + 2));
     if (cmd == "bench") return Report(gpen::cli::CmdBench(argc - 2, argv + 2));
     if (cmd == "plan") return Report(gpen::cli::CmdPlan(argc - 2, argv + 2));
+    if (cmd == "detect") return Report(gpen::cli::CmdDetect(argc - 2, argv + 2));
     if (cmd == "enhance") {
       int failed = 0;
       const int rc = Report(gpen::cli::CmdEnhance(argc - 2, argv + 2, &failed));

@@ -116,6 +116,8 @@ Status ParseImageFlags(const Args& a, PipelineOptions* po) {
   return Status::Ok();
 }
 
+}  // namespace
+
 Result<PipelineOptions> ParseRunFlags(const RunCommand& c, const Args& a) {
   for (const char* req : {"--model", "--input", "--output"}) {
     if (a.Get(req).empty()) {
@@ -163,8 +165,6 @@ Result<std::vector<Job>> SelectJobs(const Args& a, std::vector<Job> jobs) {
   }
   return jobs;
 }
-
-}  // namespace
 
 Status RunFiles(const RunCommand& c, const Args& a, int* failed) {
   *failed = 0;

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "cli/args.h"
 #include "core/status.h"
+#include "pipeline/jobs.h"
+#include "pipeline/pipeline.h"
 #include "tiling/tiled_image.h"
 
 namespace gpen::cli {
@@ -27,6 +30,12 @@ void AddRunFlags(const RunCommand& c, Args& a);
 // gpen plan as for upscale, and their values.
 void AddTileFlags(Args& a);
 Status ParseTileFlags(const Args& a, TileRequest* tiles);
+
+// The flags every run shares (model, files, device, batch, budget, threads, limits; the
+// image flags when c.image_flags), checked.
+Result<PipelineOptions> ParseRunFlags(const RunCommand& c, const Args& a);
+// --shard and --skip-existing applied to the planned jobs, each step said.
+Result<std::vector<Job>> SelectJobs(const Args& a, std::vector<Job> jobs);
 
 // Parses the flags, plans the jobs, loads the model (which must be of c.family) and
 // runs it; sets *failed to the images that could not be processed.

@@ -493,18 +493,7 @@ Status WriteFileAtomic(const std::string& path, const std::vector<uint8_t>& byte
 }
 
 Status SaveImage(const std::string& path, const Image& img) {
-  PixelImage px;
-  px.width = img.width;
-  px.height = img.height;
-  px.channels = img.alpha.empty() ? 3 : 4;
-  const int64_t hw = img.width * img.height, ch = px.channels;
-  px.data.resize(static_cast<size_t>(hw * ch));
-  for (int64_t i = 0; i < hw; ++i) {  // values from FromModelOutput are exact levels
-    for (int64_t c = 0; c < 3; ++c)
-      px.data[static_cast<size_t>(i * ch + c)] = ToByte(img.rgb[c * hw + i]);
-    if (ch == 4) px.data[static_cast<size_t>(i * ch + 3)] = ToByte(img.alpha[i]);
-  }
-  return SavePixels(path, px);
+  return SavePixels(path, ToPixels(img));  // values from FromModelOutput are exact levels
 }
 
 std::vector<float> ResizeBilinear(const std::vector<float>& planes, int64_t channels, int64_t h,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/check.h"
 #include "image/image.h"
 
 namespace gpen {
@@ -28,6 +29,36 @@ void Append(void* ctx, void* data, int size) {
 }
 
 }  // namespace
+
+PixelImage ToPixels(const Image& img) {
+  PixelImage px;
+  px.width = img.width;
+  px.height = img.height;
+  px.channels = img.alpha.empty() ? 3 : 4;
+  const int64_t hw = img.width * img.height, ch = px.channels;
+  px.data.resize(static_cast<size_t>(hw * ch));
+  for (int64_t i = 0; i < hw; ++i) {
+    for (int64_t c = 0; c < 3; ++c)
+      px.data[static_cast<size_t>(i * ch + c)] = ToByte(img.rgb[static_cast<size_t>(c * hw + i)]);
+    if (ch == 4)
+      px.data[static_cast<size_t>(i * ch + 3)] = ToByte(img.alpha[static_cast<size_t>(i)]);
+  }
+  return px;
+}
+
+void AddAlpha(PixelImage* out, const std::vector<float>& alpha, int64_t h, int64_t w) {
+  GPEN_CHECK(out->channels == 3);
+  const std::vector<float> a = ResizeBilinear(alpha, 1, h, w, out->height, out->width);
+  const int64_t hw = out->width * out->height;
+  std::vector<uint8_t> rgba(static_cast<size_t>(4 * hw));
+  for (int64_t i = 0; i < hw; ++i) {
+    for (int64_t c = 0; c < 3; ++c)
+      rgba[static_cast<size_t>(i * 4 + c)] = out->data[static_cast<size_t>(i * 3 + c)];
+    rgba[static_cast<size_t>(i * 4 + 3)] = ToByte(a[static_cast<size_t>(i)]);
+  }
+  out->data = std::move(rgba);
+  out->channels = 4;
+}
 
 Status SavePixels(const std::string& path, const PixelImage& img) {
   // stb's encoders take int sizes, and PNG rows of at most 2^31 - 1 bytes.

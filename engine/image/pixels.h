@@ -30,4 +30,10 @@ inline uint8_t ToByte(float v) {
 
 Status SavePixels(const std::string& path, const PixelImage& img);
 
+struct Image;
+// An Image's planes in 8 bits: RGB, and its alpha plane as a 4th channel when it has one.
+PixelImage ToPixels(const Image& img);
+// Appends an alpha plane of (h, w), resized bilinearly to the image, as a 4th channel.
+void AddAlpha(PixelImage* img, const std::vector<float>& alpha, int64_t h, int64_t w);
+
 }  // namespace gpen

@@ -1,4 +1,5 @@
-// Lanczos-4 resize (cv::resize with INTER_LANCZOS4, see resize_lanczos.h), separable.
+// Lanczos-4 and bicubic resizes (cv::resize with INTER_LANCZOS4 and INTER_CUBIC, see
+// resize_lanczos.h), separable.
 //
 // Per axis, each output position gets its 8 clamped source indices and 8 normalised
 // weights once. Each worker takes a band of output rows of one plane and keeps the
@@ -33,7 +34,27 @@ struct Axis {
   std::vector<float> weight;   // (out, 8)
 };
 
-Axis MakeAxis(int64_t in, int64_t out) {
+enum class Kernel { kLanczos4, kCubic };
+
+// The weights of the 8 taps i0 - 3 .. i0 + 4 for a source position i0 + f.
+void TapWeights(Kernel kernel, double f, double w[kTaps]) {
+  if (kernel == Kernel::kLanczos4) {
+    for (int k = 0; k < kTaps; ++k) {
+      const double t = f - (k - 3);  // distance from source i0 - 3 + k
+      w[k] = f == 0 ? (k == 3 ? 1.0 : 0.0) : Sinc(t) * Sinc(t / 4);
+    }
+    return;
+  }
+  // OpenCV's interpolateCubic (A = -0.75) on the taps i0 - 1 .. i0 + 2.
+  constexpr double A = -0.75;
+  std::fill(w, w + kTaps, 0.0);
+  w[2] = ((A * (f + 1) - 5 * A) * (f + 1) + 8 * A) * (f + 1) - 4 * A;
+  w[3] = ((A + 2) * f - (A + 3)) * f * f + 1;
+  w[4] = ((A + 2) * (1 - f) - (A + 3)) * (1 - f) * (1 - f) + 1;
+  w[5] = 1 - w[2] - w[3] - w[4];
+}
+
+Axis MakeAxis(int64_t in, int64_t out, Kernel kernel) {
   Axis a;
   a.index.resize(static_cast<size_t>(out * kTaps));
   a.weight.resize(static_cast<size_t>(out * kTaps));
@@ -41,13 +62,9 @@ Axis MakeAxis(int64_t in, int64_t out) {
   for (int64_t o = 0; o < out; ++o) {
     const double s = (static_cast<double>(o) + 0.5) * scale - 0.5;
     const double i0 = std::floor(s);
-    const double f = s - i0;
     double w[kTaps], sum = 0;
-    for (int k = 0; k < kTaps; ++k) {
-      const double t = f - (k - 3);  // distance from source i0 - 3 + k
-      w[k] = f == 0 ? (k == 3 ? 1.0 : 0.0) : Sinc(t) * Sinc(t / 4);
-      sum += w[k];
-    }
+    TapWeights(kernel, s - i0, w);
+    for (int k = 0; k < kTaps; ++k) sum += w[k];
     const int64_t base = static_cast<int64_t>(i0) - 3;
     for (int k = 0; k < kTaps; ++k) {
       a.index[o * kTaps + k] = std::clamp<int64_t>(base + k, 0, in - 1);
@@ -93,17 +110,14 @@ void ResizePlane(const float* src, int64_t w, float* dst, int64_t ow, int64_t oh
   });
 }
 
-}  // namespace
-
-Image ResizeLanczos4(const Image& in, int64_t out_w, int64_t out_h) {
+Image Resize(const Image& in, int64_t out_w, int64_t out_h, Kernel kernel) {
   const int64_t w = in.width, h = in.height, plane = w * h;
   GPEN_CHECK_MSG(w > 0 && h > 0 && out_w > 0 && out_h > 0 &&
                      static_cast<int64_t>(in.rgb.size()) == 3 * plane &&
                      (in.alpha.empty() || static_cast<int64_t>(in.alpha.size()) == plane),
-                 "Lanczos resize of a " << w << "x" << h << " image (" << in.rgb.size() << " + "
-                                        << in.alpha.size() << " values) to " << out_w << "x"
-                                        << out_h);
-  const Axis ax = MakeAxis(w, out_w), ay = MakeAxis(h, out_h);
+                 "resize of a " << w << "x" << h << " image (" << in.rgb.size() << " + "
+                                << in.alpha.size() << " values) to " << out_w << "x" << out_h);
+  const Axis ax = MakeAxis(w, out_w, kernel), ay = MakeAxis(h, out_h, kernel);
   Image out;
   out.width = out_w;
   out.height = out_h;
@@ -119,6 +133,16 @@ Image ResizeLanczos4(const Image& in, int64_t out_w, int64_t out_h) {
     ResizePlane(in.alpha.data(), w, out.alpha.data(), out_w, out_h, ax, ay);
   }
   return out;
+}
+
+}  // namespace
+
+Image ResizeLanczos4(const Image& in, int64_t out_w, int64_t out_h) {
+  return Resize(in, out_w, out_h, Kernel::kLanczos4);
+}
+
+Image ResizeBicubic(const Image& in, int64_t out_w, int64_t out_h) {
+  return Resize(in, out_w, out_h, Kernel::kCubic);
 }
 
 }  // namespace gpen

@@ -1,4 +1,4 @@
-// Lanczos-4 resize: the final resize behind --outscale.
+// Lanczos-4 resize: the final resize behind --outscale (and a bicubic one beside it).
 //
 // Real-ESRGAN's inference script upsamples by the network's fixed factor (x2 or x4)
 // and, when --outscale asks for another factor, resizes the result to
@@ -39,5 +39,9 @@ namespace gpen {
 
 // `in` must be non-empty, out_w and out_h at least 1.
 Image ResizeLanczos4(const Image& in, int64_t out_w, int64_t out_h);
+
+// The same with OpenCV's bicubic kernel (cv::resize with INTER_CUBIC, A = -0.75, taps
+// i0 - 1 .. i0 + 2), the background upsampler `--bg-upsampler bicubic` of whole photos.
+Image ResizeBicubic(const Image& in, int64_t out_w, int64_t out_h);
 
 }  // namespace gpen

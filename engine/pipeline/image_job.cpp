@@ -27,33 +27,6 @@ Image ToPlanes(const PixelImage& p) {
   return img;
 }
 
-PixelImage ToPixels(const Image& img) {
-  PixelImage p;
-  p.width = img.width;
-  p.height = img.height;
-  const int64_t hw = img.width * img.height;
-  p.data.resize(static_cast<size_t>(3 * hw));
-  for (int64_t i = 0; i < hw; ++i)
-    for (int64_t c = 0; c < 3; ++c)
-      p.data[static_cast<size_t>(i * 3 + c)] = ToByte(img.rgb[static_cast<size_t>(c * hw + i)]);
-  return p;
-}
-
-// Appends the input's alpha plane (h x w), resized bilinearly to the output, as a 4th
-// channel.
-void AddAlpha(PixelImage* out, const std::vector<float>& alpha, int64_t h, int64_t w) {
-  const std::vector<float> a = ResizeBilinear(alpha, 1, h, w, out->height, out->width);
-  const int64_t hw = out->width * out->height;
-  std::vector<uint8_t> rgba(static_cast<size_t>(4 * hw));
-  for (int64_t i = 0; i < hw; ++i) {
-    for (int64_t c = 0; c < 3; ++c)
-      rgba[static_cast<size_t>(i * 4 + c)] = out->data[static_cast<size_t>(i * 3 + c)];
-    rgba[static_cast<size_t>(i * 4 + 3)] = ToByte(a[static_cast<size_t>(i)]);
-  }
-  out->data = std::move(rgba);
-  out->channels = 4;
-}
-
 }  // namespace
 
 Result<TileRequest> ImageJobRunner::Smaller(const Network& net, const IoSpec& io,

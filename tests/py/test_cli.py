@@ -86,11 +86,13 @@ class Cli(unittest.TestCase):
         self.assertIn("outside the data section", r.stderr)
         self.assertEqual(r.stdout, "")
 
-    def test_whole_photo_path_not_yet(self):
+    def test_whole_photo_needs_a_detector(self):
+        missing = os.path.join(self.dir, "no-detector.safetensors")
         r = gpen("enhance", "-m", TINY, "-i", os.path.join(FACES, "input0.png"), "-o",
-                 os.path.join(self.dir, "o.png"), "--device", "cpu")
+                 os.path.join(self.dir, "o.png"), "--device", "cpu", "--detector", missing)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("--aligned", r.stderr)
+        self.assertIn(missing, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "o.png")))
 
     def test_folder_with_a_bad_image_goes_on(self):
         src = os.path.join(self.dir, "in")
