@@ -1,9 +1,9 @@
 """Where the Python tests find fixture sets: the repository's tests/data, then ../shared.
 
-The small sets the tests use most (gpen/tiny64; rrdb/*_tiny and align/align_512 for
-later issues) are copied into tests/data (see tests/data/README.md), so the suite runs
-with nothing outside the repository. The large ones (gpen/s128, gpen/bfr256_fp16,
-retinaface) stay in ../shared; tests that need them skip with a message when absent.
+The small sets the tests use most (gpen/tiny64, rrdb/*_tiny, align/align_512,
+retinaface/retinaface_mnet) are copied into tests/data (see tests/data/README.md), so
+the suite runs with nothing outside the repository. The large ones (gpen/s128,
+gpen/bfr256_fp16) stay in ../shared; tests that need them skip with a message when absent.
 
 GPEN_TEST_DATA_DIR overrides tests/data; GPEN_SHARED_DIR overrides ../shared (the
 directory next to the repository). GPEN_REQUIRE_SHARED=1 (set by CI, which has
