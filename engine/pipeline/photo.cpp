@@ -85,6 +85,7 @@ class PhotoRunner {
     auto info = ProbeImage(jobs_[j].in, o_.run.load);
     if (!info.ok()) return info.status();
     decode_bytes_ = std::max(decode_bytes_, info->peak_bytes);
+    held_bytes_ = std::max(held_bytes_, info->decoded_bytes);
     Result<Image> img = LoadImage(jobs_[j].in, o_.run.load);
     stages_.decode += Seconds(t0);
     return img;
@@ -150,7 +151,8 @@ class PhotoRunner {
     ro.fixed_batch = o_.run.fixed_batch;
     ro.noise_seed = o_.run.noise_seed;
     ro.image_batches = 2;  // the batch's crops and its outputs
-    ro.decode_bytes = decode_bytes_;
+    // Decoding one photo while the other pending photos are held.
+    ro.decode_bytes = decode_bytes_ + (kMaxPendingPhotos - 1) * held_bytes_;
     GPEN_ASSIGN_OR_RETURN(runner_, BatchRunner::Create(nets_.restorer, io_, ro));
     return Status::Ok();
   }
@@ -330,7 +332,7 @@ class PhotoRunner {
   const PhotoOptions& o_;
   std::vector<std::vector<FaceBox>> found_;
   std::vector<bool> ok_;
-  int64_t total_faces_ = 0, decode_bytes_ = 0, failed_ = 0;
+  int64_t total_faces_ = 0, decode_bytes_ = 0, held_bytes_ = 0, failed_ = 0;
   IoSpec io_;
   std::unique_ptr<BatchRunner> runner_;
   std::deque<std::unique_ptr<PendingPhoto>> pending_;

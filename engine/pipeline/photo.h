@@ -31,7 +31,8 @@
 
 namespace gpen {
 
-inline constexpr int kMaxPendingPhotos = 4;
+// Photos held while their faces wait for a batch (each as float planes: 12 bytes a pixel).
+inline constexpr int kMaxPendingPhotos = 2;
 
 enum class Background { kUpscaler, kBicubic, kNone };
 
