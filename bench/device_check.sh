@@ -29,8 +29,8 @@
 # does not travel with the device tool); their tests skip with a message otherwise.
 #
 # Environment:
-#   GPEN_CHECK_PARTS   the parts after the build, any of "tests bench rrdb torch budget" (the
-#                      default: all five); e.g. GPEN_CHECK_PARTS=budget finishes the planner table
+#   GPEN_CHECK_PARTS   the parts after the build, any of "tests bench rrdb photo torch budget"
+#                      (the default: all six); e.g. GPEN_CHECK_PARTS=budget finishes the planner table
 #   GPEN_CUDA_ARCH     CUDA architecture to build (default: the card's compute capability
 #                      from nvidia-smi, 9.0 -> 90)
 #   GPEN_CHECK_DEADLINE_S  the whole run's limit in seconds (540)
@@ -47,7 +47,7 @@ rtable="$out/rrdb_table.md"
 bdir=${GPEN_BUILD_DIR:-build-gpu}
 jobs=${GPEN_BUILD_JOBS:-$(nproc)}
 deadline_s=${GPEN_CHECK_DEADLINE_S:-540}
-parts=" ${GPEN_CHECK_PARTS:-tests bench rrdb torch budget} "
+parts=" ${GPEN_CHECK_PARTS:-tests bench rrdb photo torch budget} "
 start=$SECONDS
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -117,8 +117,8 @@ main() {
   rm -f "$table" "$btable" "$rtable"
   local p b gb arch_ line ms mib ok n lim t0 rc cap arch shared c sets cudnn_lib plan
   for p in $parts; do
-    case $p in tests|bench|rrdb|torch|budget) ;; *)
-      record parts FAIL 0 "unknown part '$p' in GPEN_CHECK_PARTS (tests bench rrdb torch budget)"; finish ;;
+    case $p in tests|bench|rrdb|photo|torch|budget) ;; *)
+      record parts FAIL 0 "unknown part '$p' in GPEN_CHECK_PARTS (tests bench rrdb photo torch budget)"; finish ;;
     esac
   done
 
@@ -260,6 +260,13 @@ main() {
     else record rrdb FAIL $((SECONDS - t0)) "$ok of $n runs passed"; fi
   else
     record rrdb SKIP 0 "not in GPEN_CHECK_PARTS"
+  fi
+
+  # -- whole photos (issue 12): bench/device_photo.sh
+  if want photo; then
+    step photo 150 bench/device_photo.sh "$bdir" "$out" || true
+  else
+    record photo SKIP 0 "not in GPEN_CHECK_PARTS"
   fi
 
   # -- benchmark: upstream PyTorch eager on the same card

@@ -33,7 +33,13 @@ Result<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Network> 
   const Graph& g = s->backend_->graph();
   s->input_ = g.input();
   s->image_ = g.FindOutput("image");
-  GPEN_CHECK(s->input_ >= 0 && s->image_ >= 0);
+  GPEN_CHECK(s->input_ >= 0);
+  if (s->image_ < 0) {  // a detector: its outputs are heads, not an image
+    return Unavailable(s->network_->Describe() + " gives no image; this command runs image " +
+                           "networks (GPEN, RRDBNet)",
+                       "find faces with gpen detect, or restore whole photos with gpen enhance "
+                       "--detector MODEL");
+  }
   return s;
 }
 

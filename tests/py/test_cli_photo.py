@@ -86,6 +86,11 @@ class Detect(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("inputs are never overwritten", r.stderr)
 
+    def test_bench_says_a_detector_gives_no_image(self):
+        r = gpen("bench", "--arch", "retinaface-mnet", "--device", "cpu")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("gives no image", r.stderr)
+
     def test_a_restorer_is_not_a_detector(self):
         r = gpen("detect", "--detector", TINY, "-i", PHOTO, "--device", "cpu")
         self.assertEqual(r.returncode, 1)
