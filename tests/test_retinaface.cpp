@@ -18,6 +18,7 @@
 #include "image/image.h"
 #include "net/registry.h"
 #include "net/retinaface_net.h"
+#include "net_helpers.h"
 #include "npy.h"
 
 using namespace gpen;
@@ -47,14 +48,6 @@ DetectorHeads Run(std::shared_ptr<const RetinaFaceNetwork> net, const std::vecto
   auto r = d.value()->RunHeads(x.data());
   REQUIRE_MESSAGE(r.ok(), r.status().ToString());
   return std::move(r).value();
-}
-
-std::vector<float> RandomInput(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-120.f, 130.f);  // BGR minus the means
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = u(rng);
-  return v;
 }
 
 void CheckHeads(const std::string& what, const DetectorHeads& got, const DetectorHeads& want,
@@ -181,7 +174,7 @@ TEST_CASE("retinaface folding: a folded model built from the BN model gives the 
   auto folded_net = std::make_shared<const RetinaFaceNetwork>(
       std::make_shared<const RetinaFaceWeights>(std::move(folded).value()));
   const int64_t h = 97, w = 131;  // odd sizes: every level's ceil(H / step) rounds up
-  const std::vector<float> x = RandomInput(3 * h * w, 5);
+  const std::vector<float> x = RandomDetectorInput(3 * h * w, 5);
   // Both fold in double and round each weight once: the same floats, the same sums; 1e-6
   // relative allows the two folds to differ in the last bit of a weight.
   CheckHeads("folded vs BN", Run(folded_net, x, h, w), Run(bn_net, x, h, w), {1e-5, 1e-5, 1e-6});
@@ -195,7 +188,7 @@ TEST_CASE("retinaface resnet50: random weights run at an odd size with upstream'
   const std::shared_ptr<const RetinaFaceNetwork> rf = as.value();
   CHECK_FALSE(AsRetinaFace(NetworkForArch("rrdb-tiny", 0, true).value()).ok());
   const int64_t h = 97, w = 131;
-  const DetectorHeads r = Run(rf, RandomInput(3 * h * w, 9), h, w);
+  const DetectorHeads r = Run(rf, RandomDetectorInput(3 * h * w, 9), h, w);
   // Levels of 13 x 17, 7 x 9 and 4 x 5 positions, 2 anchors each.
   CHECK(r.priors == 2 * (13 * 17 + 7 * 9 + 4 * 5));
   CHECK(r.loc.size() == static_cast<size_t>(r.priors * 4));

@@ -22,19 +22,12 @@
 #include "fixtures.h"
 #include "net/registry.h"
 #include "net/retinaface_net.h"
+#include "net_helpers.h"
 
 using namespace gpen;
 using namespace gpen::test;
 
 namespace {
-
-std::vector<float> RandomInput(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-120.f, 130.f);  // BGR minus the means
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = u(rng);
-  return v;
-}
 
 DetectorHeads Run(const std::shared_ptr<const RetinaFaceNetwork>& net, Device d,
                   const std::vector<float>& x, int64_t h, int64_t w,
@@ -51,7 +44,7 @@ DetectorHeads Run(const std::shared_ptr<const RetinaFaceNetwork>& net, Device d,
 void CudaAgainstCpu(const std::string& what, const std::shared_ptr<const RetinaFaceNetwork>& net,
                     int64_t h, int64_t w, Precision prec = Precision::kFp32,
                     Tolerance tol = {1e-4, 1e-4, 1e-5}) {
-  const std::vector<float> x = RandomInput(3 * h * w, 11);
+  const std::vector<float> x = RandomDetectorInput(3 * h * w, 11);
   const DetectorHeads want = Run(net, Device::kCpu, x, h, w);
   const DetectorHeads got = Run(net, Device::kCuda, x, h, w, prec);
   REQUIRE(got.priors == want.priors);

@@ -123,12 +123,8 @@ Result<PhotoOptions> ParsePhotoFlags(const RunCommand& c, const Args& a) {
 
 Status RunPhotoFiles(const RunCommand& c, const Args& a, int* failed) {
   GPEN_ASSIGN_OR_RETURN(PhotoOptions po, ParsePhotoFlags(c, a));
-  GPEN_ASSIGN_OR_RETURN(std::vector<Job> jobs, PlanJobs(a.Get("--input"), a.Get("--output")));
-  GPEN_ASSIGN_OR_RETURN(jobs, SelectJobs(a, std::move(jobs)));
-  if (jobs.empty()) {
-    std::fprintf(stderr, "done: nothing to do\n");
-    return Status::Ok();
-  }
+  GPEN_ASSIGN_OR_RETURN(std::vector<Job> jobs, SelectedJobs(a));
+  if (jobs.empty()) return Status::Ok();
   if (po.run.device == Device::kCpu) GPEN_TRY(StartCpuThreads(po.run.threads));
   PhotoNetworks nets;
   GPEN_ASSIGN_OR_RETURN(nets.restorer, LoadNetwork(a.Get("--model")));

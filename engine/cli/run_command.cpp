@@ -146,8 +146,8 @@ Result<PipelineOptions> ParseRunFlags(const RunCommand& c, const Args& a) {
   return po;
 }
 
-// --shard and --skip-existing: the jobs this worker does, each step said.
-Result<std::vector<Job>> SelectJobs(const Args& a, std::vector<Job> jobs) {
+Result<std::vector<Job>> SelectedJobs(const Args& a) {
+  GPEN_ASSIGN_OR_RETURN(std::vector<Job> jobs, PlanJobs(a.Get("--input"), a.Get("--output")));
   const size_t all = jobs.size();
   if (a.Has("--shard")) {
     GPEN_ASSIGN_OR_RETURN(Shard s, ParseShard(a.Get("--shard")));
@@ -163,18 +163,15 @@ Result<std::vector<Job>> SelectJobs(const Args& a, std::vector<Job> jobs) {
                    before - jobs.size(), before - jobs.size() == 1 ? "" : "s");
     }
   }
+  if (jobs.empty()) std::fprintf(stderr, "done: nothing to do\n");
   return jobs;
 }
 
 Status RunFiles(const RunCommand& c, const Args& a, int* failed) {
   *failed = 0;
   GPEN_ASSIGN_OR_RETURN(PipelineOptions po, ParseRunFlags(c, a));
-  GPEN_ASSIGN_OR_RETURN(std::vector<Job> jobs, PlanJobs(a.Get("--input"), a.Get("--output")));
-  GPEN_ASSIGN_OR_RETURN(jobs, SelectJobs(a, std::move(jobs)));
-  if (jobs.empty()) {
-    std::fprintf(stderr, "done: nothing to do\n");
-    return Status::Ok();
-  }
+  GPEN_ASSIGN_OR_RETURN(std::vector<Job> jobs, SelectedJobs(a));
+  if (jobs.empty()) return Status::Ok();
   // Threads and OpenBLAS's buffer before the weights: under an address-space limit
   // they must find room first (core/parallel.h).
   if (po.device == Device::kCpu) GPEN_TRY(StartCpuThreads(po.threads));

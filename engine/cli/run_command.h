@@ -34,8 +34,10 @@ Status ParseTileFlags(const Args& a, TileRequest* tiles);
 // The flags every run shares (model, files, device, batch, budget, threads, limits; the
 // image flags when c.image_flags), checked.
 Result<PipelineOptions> ParseRunFlags(const RunCommand& c, const Args& a);
-// --shard and --skip-existing applied to the planned jobs, each step said.
-Result<std::vector<Job>> SelectJobs(const Args& a, std::vector<Job> jobs);
+// The jobs of -i/-o (PlanJobs), then this worker's share (--shard) of those not done
+// yet (--skip-existing), each step said; empty, with "nothing to do" said, when none is
+// left.
+Result<std::vector<Job>> SelectedJobs(const Args& a);
 
 // Parses the flags, plans the jobs, loads the model (which must be of c.family) and
 // runs it; sets *failed to the images that could not be processed.

@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "core/check.h"
-
+#include "graph/layers.h"
 namespace gpen {
 
 namespace {
@@ -52,23 +52,7 @@ class RetinaFaceBuilder {
   // net.py conv_bn / conv_bn_no_relu / conv_bn1X1, torchvision conv + bn (+ relu).
   int ConvBn(int x, const RfConvW& c, int stride, int pad, Activation act, const std::string& name,
              int groups = 1) {
-    const Shape& s = g_.tensor(x).shape;  // (N, Cin, H, W)
-    const int64_t k = c.weight.shape[3];
-    Node n;
-    n.kind = OpKind::kConv2d;
-    n.name = name;
-    n.in = {x};
-    n.weight = c.weight;
-    n.attr = ConvAttr{stride, pad, groups};
-    const int64_t ho = (s.h() + 2 * pad - k) / stride + 1, wo = (s.w() + 2 * pad - k) / stride + 1;
-    const int y = g_.AddNode(n, {s.n(), c.weight.shape[0], ho, wo});  // (N, Cout, Ho, Wo)
-    Node b;
-    b.kind = OpKind::kBiasAct;
-    b.name = name + ".bias";
-    b.in = {y};
-    b.bias = c.bias;
-    b.act = act;
-    return g_.AddNode(b, g_.tensor(y).shape);
+    return AddConvLayer(g_, x, c.weight, c.bias, ConvAttr{stride, pad, groups}, act, name);
   }
   // An activation alone (BiasAct without a bias).
   int Act(int x, Activation act, const std::string& name) {
@@ -79,14 +63,7 @@ class RetinaFaceBuilder {
     n.act = act;
     return g_.AddNode(n, g_.tensor(x).shape);
   }
-  int Add(int a, int b, const std::string& name) {
-    Node n;
-    n.kind = OpKind::kAdd;
-    n.name = name;
-    n.in = {a, b};
-    n.attr = AddAttr{};
-    return g_.AddNode(n, g_.tensor(a).shape);
-  }
+  int Add(int a, int b, const std::string& name) { return AddSum(g_, a, b, 1.f, 1.f, name); }
 
   // net.py MobileNetV1 stage1..3 (its avg and fc are not returned, never run).
   void MobileNet(int x, int out[3]) {
@@ -173,13 +150,7 @@ class RetinaFaceBuilder {
     const int c5 = ConvBn(a, w.conv5x5_2, 1, 1, kRelu, p + ".conv5X5_2");
     const int b = ConvBn(a, w.conv7x7_2, 1, 1, act, p + ".conv7X7_2");
     const int c7 = ConvBn(b, w.conv7x7_3, 1, 1, kRelu, p + ".conv7x7_3");
-    const Shape& s = g_.tensor(c3).shape;
-    Node n;
-    n.kind = OpKind::kConcat;
-    n.name = p + ".cat";
-    n.in = {c3, c5, c7};
-    const int64_t ch = s.c() + g_.tensor(c5).shape.c() + g_.tensor(c7).shape.c();
-    return g_.AddNode(n, {s.n(), ch, s.h(), s.w()});
+    return AddConcat(g_, {c3, c5, c7}, p + ".cat");
   }
 
   // retinaface.py ClassHead / BboxHead / LandmarkHead: conv1x1 with bias; the permute and

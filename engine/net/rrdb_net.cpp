@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "core/reflect.h"
-
+#include "graph/layers.h"
 namespace gpen {
 
 namespace {
@@ -44,30 +44,11 @@ class RrdbBuilder {
  private:
   // Conv2d 3x3, stride 1, zero pad 1 (no bias), then bias + activation.
   int Conv(int x, const RrdbConvW& c, Activation act, const std::string& name) {
-    const Shape& s = g_.tensor(x).shape;  // (N, Cin, H, W)
-    Node n;
-    n.kind = OpKind::kConv2d;
-    n.name = name;
-    n.in = {x};
-    n.weight = c.weight;
-    n.attr = ConvAttr{1, 1};
-    const int y = g_.AddNode(n, {s.n(), c.weight.shape[0], s.h(), s.w()});
-    Node b;
-    b.kind = OpKind::kBiasAct;
-    b.name = name + ".bias";
-    b.in = {y};
-    b.bias = c.bias;
-    b.act = act;
-    return g_.AddNode(b, g_.tensor(y).shape);
+    return AddConvLayer(g_, x, c.weight, c.bias, ConvAttr{1, 1}, act, name);
   }
   // alpha * a + b: the residual scaling of RDB and RRDB, or a plain sum.
   int Add(int a, int b, float alpha, const std::string& name) {
-    Node n;
-    n.kind = OpKind::kAdd;
-    n.name = name;
-    n.in = {a, b};
-    n.attr = AddAttr{alpha, 1.f};
-    return g_.AddNode(n, g_.tensor(b).shape);
+    return AddSum(g_, a, b, alpha, 1.f, name);
   }
   int Resample(OpKind kind, int x, int f, const std::string& name) {
     const Shape& s = g_.tensor(x).shape;
@@ -81,22 +62,12 @@ class RrdbBuilder {
                           : Shape{s.n(), s.c() * f * f, s.h() / f, s.w() / f};
     return g_.AddNode(n, out);
   }
-  int Concat(const std::vector<int>& parts, const std::string& name) {
-    const Shape& s = g_.tensor(parts[0]).shape;
-    int64_t c = 0;
-    for (int p : parts) c += g_.tensor(p).shape.c();
-    Node n;
-    n.kind = OpKind::kConcat;
-    n.name = name;
-    n.in = parts;
-    return g_.AddNode(n, {s.n(), c, s.h(), s.w()});
-  }
   // ResidualDenseBlock: 0.2 * conv5(cat(x, x1..x4)) + x.
   int Rdb(int x, const ResidualDenseBlockW& w, const std::string& p) {
     std::vector<int> dense = {x};
     for (int k = 0; k < 5; ++k) {
       const std::string name = p + ".conv" + std::to_string(k + 1);
-      const int in = dense.size() == 1 ? x : Concat(dense, name + ".cat");
+      const int in = dense.size() == 1 ? x : AddConcat(g_, dense, name + ".cat");
       const int y = Conv(in, w.conv[k], k < 4 ? kLrelu : Activation::None(), name);
       if (k == 4) return Add(y, x, 0.2f, p + ".residual");
       dense.push_back(y);
