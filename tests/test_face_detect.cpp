@@ -59,6 +59,9 @@ TEST_CASE("detect: DetectionScale is upstream's 'max side > 1500 -> 1000' rule")
   const DetectionSize tall = DetectionScale(4000, 2250);
   CHECK(tall.h == 1000);
   CHECK(tall.w == 562);  // 562.5 rounds to even, as cvRound
+  const DetectionSize strip = DetectionScale(1, 20000);  // 0.05 rows: kept at one
+  CHECK(strip.h == 1);
+  CHECK(strip.w == 1000);
 }
 
 TEST_CASE("detect: priors match PriorBox exactly") {

@@ -47,8 +47,10 @@ DetectionSize DetectionScale(int64_t h, int64_t w) {
   const int64_t side = std::max(h, w);
   if (side > 1500) {
     d.ss = 1000.0 / static_cast<double>(side);
-    d.h = static_cast<int64_t>(std::nearbyint(static_cast<double>(h) * d.ss));
-    d.w = static_cast<int64_t>(std::nearbyint(static_cast<double>(w) * d.ss));
+    // At least one pixel: cv2.resize would refuse a strip that rounds to 0; we detect in
+    // the one-pixel strip instead (it finds nothing).
+    d.h = std::max<int64_t>(1, static_cast<int64_t>(std::nearbyint(static_cast<double>(h) * d.ss)));
+    d.w = std::max<int64_t>(1, static_cast<int64_t>(std::nearbyint(static_cast<double>(w) * d.ss)));
   }
   return d;
 }
