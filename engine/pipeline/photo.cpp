@@ -2,6 +2,8 @@
 // paste each photo back as soon as its faces are done (see photo.h).
 #include "pipeline/photo.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -313,9 +315,28 @@ class PhotoRunner {
           }
       const std::string path =
           o_.save_faces_dir + "/" + Stem(jobs_[p.job].in) + "_face" + std::to_string(k) + ".png";
+      if (IsAnInput(path)) {
+        return InvalidArgument("--save-faces: " + path +
+                                   " is an input; inputs are never "
+                                   "overwritten",
+                               "give --save-faces a folder of its own");
+      }
       GPEN_TRY(SaveImage(path, pair));
     }
     return Status::Ok();
+  }
+
+  // Whether `path` is one of the run's inputs (the same file, by device and inode).
+  bool IsAnInput(const std::string& path) const {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) return false;
+    for (const Job& j : jobs_) {
+      struct stat in {};
+      if (stat(j.in.c_str(), &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino) {
+        return true;
+      }
+    }
+    return false;
   }
 
   void PrintStages() const {

@@ -171,6 +171,21 @@ class Enhance(unittest.TestCase):
         self.assertTrue((pixels(os.path.join(out, "a.png")) == pixels(os.path.join(out, "b.png"))).all())
         self.assertTrue((pixels(os.path.join(out, "c.png")) == 128).all())  # no face: as it was
 
+    def test_save_faces_never_overwrites_an_input(self):
+        src = os.path.join(self.dir, "in")
+        os.mkdir(src)
+        shutil.copy(PHOTO, os.path.join(src, "a.png"))
+        shutil.copy(PHOTO, os.path.join(src, "a_face0.png"))  # what a.png's first face is named
+        with open(os.path.join(src, "a_face0.png"), "rb") as f:
+            before = f.read()
+        out = os.path.join(self.dir, "out")
+        r = self.enhance(src, out, "--bg-upsampler", "bicubic", "--save-faces", src)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("a_face0.png is an input; inputs are never overwritten", r.stderr)
+        with open(os.path.join(src, "a_face0.png"), "rb") as f:
+            self.assertEqual(f.read(), before)
+        self.assertEqual(os.listdir(out), ["a_face0.png"])
+
     def test_upscaler_backgrounds(self):
         for model, up in (("rrdb_x4_tiny", "4"), ("rrdb_x4_tiny", "2"), ("rrdb_x2_tiny", "2")):
             out = os.path.join(self.dir, "%s_%s.png" % (model, up))
