@@ -94,7 +94,7 @@ PixelImage PasteReference(const PixelImage& bg, const std::vector<PasteFace>& fa
 TEST_CASE("paste mask: cv2's rectangle + GaussianBlur(101, 11) twice, resized for 256") {
   // Values printed by cv2 (opencv-python-headless 5.0) for the same construction; float
   // sums in a different order leave ~1e-7: 1e-5 holds that with room.
-  const std::vector<float> m = PasteMask(512);
+  const std::vector<float> m = UpstreamPasteMask(512);
   struct P {
     int64_t y, x;
     double v;
@@ -107,7 +107,7 @@ TEST_CASE("paste mask: cv2's rectangle + GaussianBlur(101, 11) twice, resized fo
     CAPTURE(p.x);
     CHECK(std::fabs(m[p.y * 512 + p.x] - p.v) <= 1e-5);
   }
-  const std::vector<float> r = PasteMask(256);
+  const std::vector<float> r = UpstreamPasteMask(256);
   REQUIRE(r.size() == 256u * 256u);
   for (P p : {P{128, 128, 0.9999998807907104}, P{0, 128, 0.1014571338891983},
               P{13, 128, 0.5260329246520996}, P{20, 150, 0.8324664831161499},
@@ -115,6 +115,29 @@ TEST_CASE("paste mask: cv2's rectangle + GaussianBlur(101, 11) twice, resized fo
     CAPTURE(p.y);
     CAPTURE(p.x);
     CHECK(std::fabs(r[p.y * 256 + p.x] - p.v) <= 1e-5);
+  }
+}
+
+TEST_CASE("paste mask: upstream's, tapered to 0 at the crop's edge only") {
+  for (int64_t size : {512, 256, 64}) {
+    CAPTURE(size);
+    const std::vector<float> up = UpstreamPasteMask(size), m = PasteMask(size);
+    const int64_t t = PasteMaskTaper(size);
+    CHECK(t == std::max<int64_t>(2, size / 64));
+    for (int64_t y = 0; y < size; ++y) {
+      for (int64_t x = 0; x < size; ++x) {
+        const int64_t d = std::min({y, x, size - 1 - y, size - 1 - x});
+        const float got = m[y * size + x], want = up[y * size + x];
+        if (d == 0) {
+          REQUIRE(got == 0.f);  // the outline: no weight where the warp ends
+        } else if (d >= t) {
+          REQUIRE(got == want);  // inside the taper: upstream's exactly
+        } else {
+          REQUIRE(got < want);
+          REQUIRE(got >= want * static_cast<float>(d * d) / static_cast<float>(t * t) - 1e-7f);
+        }
+      }
+    }
   }
 }
 
@@ -197,8 +220,8 @@ TEST_CASE("paste: windows give exactly upstream's full-canvas loop (overlaps, al
 namespace {
 
 // Where the pixels of a pasted canvas come from: outside every crop, inside one (all
-// four taps in the crop), or on the edge ring of a crop, where upstream's warp mixes in
-// its black border (a tap outside reads 0) and the mask there is still ~0.1.
+// four taps in the crop), or on the edge ring of a crop, where the warp mixes in its
+// black border (a tap outside reads 0).
 enum class Region { kOutside, kInside, kRing };
 
 std::vector<Region> Regions(const std::vector<FaceAlignment>& faces, double up, int64_t h,
@@ -272,8 +295,8 @@ RegionDiff IdentityRoundTrip(const Image& ph, const std::vector<FaceAlignment>& 
 // On smooth content, resampling photo -> crop -> canvas loses nothing visible: inside
 // the crops the result is the background to within 1 level (its 8-bit rounding), which
 // a shift of the face or a misplaced mask would break. On the ring at the crop edge,
-// upstream's own warp mixes in black: at most the mask there (0.102, see the mask test)
-// times the background, 26 levels; measured 6.
+// upstream's mask (0.102 there) let its warp's black border in, 6 levels measured; the
+// tapered mask is 0 there, so the ring is within 1 level too (measured 0): no seam.
 TEST_CASE("paste: identity restorer on a smooth photo: no shift, no seam (x1 and x2)") {
   PhotoCase pc = LoadAlignCase();
   Image& ph = pc.photo;
@@ -291,7 +314,7 @@ TEST_CASE("paste: identity restorer on a smooth photo: no shift, no seam (x1 and
     CHECK(d.inside > 100000);  // the faces cover a good part of the canvas
     CHECK(d.max_outside == 0);
     CHECK(d.max_inside <= 1);
-    CHECK(d.max_ring <= 26);
+    CHECK(d.max_ring <= 1);
   }
 }
 
@@ -314,6 +337,7 @@ TEST_CASE("paste: identity restorer over a real photo gives it back (x1 and x2)"
     CHECK(d.max_outside == 0);
     CHECK(frac >= (up == 1 ? 0.93 : 0.999));
     CHECK(d.max_inside <= (up == 1 ? 12 : 4));
+    CHECK(d.max_ring <= 2);  // the tapered outline (measured 0): no seam around the crop
   }
 }
 

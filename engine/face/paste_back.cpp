@@ -105,7 +105,7 @@ void Composite(PixelImage* canvas, const PixelRect& roi, const std::vector<float
 
 }  // namespace
 
-std::vector<float> PasteMask(int64_t size, double sigma) {
+std::vector<float> UpstreamPasteMask(int64_t size, double sigma) {
   GPEN_CHECK_MSG(size > 0, "paste mask for a crop of " << size);
   std::vector<float> mask(static_cast<size_t>(kTemplateSize * kTemplateSize), 0.f);
   for (int64_t y = kRectLo; y <= kRectHi; ++y)
@@ -114,6 +114,25 @@ std::vector<float> PasteMask(int64_t size, double sigma) {
     GaussianBlurPlane(mask.data(), kTemplateSize, kTemplateSize, kBlurSize, sigma);
   if (size == kTemplateSize) return mask;
   return ResizeBilinear(mask, 1, kTemplateSize, kTemplateSize, size, size);
+}
+
+int64_t PasteMaskTaper(int64_t size) {
+  return std::max<int64_t>(2, size * 8 / kTemplateSize);
+}
+
+std::vector<float> PasteMask(int64_t size, double sigma) {
+  std::vector<float> mask = UpstreamPasteMask(size, sigma);
+  const int64_t taper = PasteMaskTaper(size);
+  std::vector<float> ramp(static_cast<size_t>(size));
+  for (int64_t i = 0; i < size; ++i) {
+    const int64_t d = std::min(i, size - 1 - i);  // pixels from the crop's edge
+    ramp[static_cast<size_t>(i)] = std::min(1.f, static_cast<float>(d) / static_cast<float>(taper));
+  }
+  for (int64_t y = 0; y < size; ++y)
+    for (int64_t x = 0; x < size; ++x)
+      mask[static_cast<size_t>(y * size + x)] *=
+          ramp[static_cast<size_t>(y)] * ramp[static_cast<size_t>(x)];
+  return mask;
 }
 
 bool IsSmallFace(const FaceBox& box, double upscale) {

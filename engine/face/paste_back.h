@@ -7,7 +7,8 @@
 //                   twice with cv2.GaussianBlur((101, 101), sigma) (sigma 11 in the
 //                   upstream versions that pasted with it; 4 in later ones, where it
 //                   went unused), then cv2.resize to the crop size (bilinear) when that
-//                   is not 512.
+//                   is not 512; then (our one departure) tapered to 0 at the crop's
+//                   edge, see PasteMask.
 //   PasteFaces    - per face, in order: cv2.filter2D with the 3x3 kernel for a small
 //                   face; ef = addWeighted(ef, alpha, of, 1 - alpha); mask and face
 //                   warped into the canvas with cv2.warpAffine(..., tfm_inv, flags=3)
@@ -45,8 +46,16 @@ namespace gpen {
 
 inline constexpr double kPasteMaskSigma = 11.0;
 
-// The feathered mask for a crop of `size` (> 0): (size, size), values in [0, 1].
+// Upstream's feathered mask for a crop of `size` (> 0): (size, size), values in [0, 1].
+std::vector<float> UpstreamPasteMask(int64_t size, double sigma = kPasteMaskSigma);
+// The mask faces are pasted with: upstream's, tapered linearly to 0 over the outermost
+// PasteMaskTaper(size) pixels of the crop (8 at 512). Upstream's is still about 0.10 at
+// the crop's edge, where its warp falls off to nothing: a step of a tenth of the face
+// against the background along the crop's outline, and the warp's black border mixed
+// into the last pixel. Tapered, the blend weight reaches 0 at the edge continuously, so
+// the outline leaves no seam; inside the taper upstream's mask is kept as it is.
 std::vector<float> PasteMask(int64_t size, double sigma = kPasteMaskSigma);
+int64_t PasteMaskTaper(int64_t size);
 
 // Upstream's small-face rule for a box in photo pixels when faces are pasted into a
 // canvas `upscale` times larger (the box measured as upstream measured it).
