@@ -11,7 +11,7 @@
 #   4. ThreadSanitizer build of the emulated kernels: a missing __syncthreads shows as
 #      a data race between CUDA threads.
 #   5. Fuzzing for a bounded time each (GPEN_FUZZ_SECONDS, default 30): libFuzzer on the
-#      model loader and on image decoding, and the converter's fuzzer (atheris, or its
+#      model loader and on image decoding, and the converter's fuzzers (atheris, or its
 #      own mutator).
 # Set GPEN_TEST_QUICK=1 to run step 1 only; GPEN_TEST_STEPS="1 2" picks steps.
 set -euo pipefail
@@ -83,5 +83,8 @@ if want 5; then
     -print_final_stats=1 2>&1 | tail -n 12
   echo "fuzz: image decoding, no crash in ${GPEN_FUZZ_SECONDS:-30} s"
   python3 tests/py/fuzz_convert.py --seconds "${GPEN_FUZZ_SECONDS:-30}" --workdir build-fuzz/convert
+  # The converter's ONNX input (RetinaFace), with the engine (step 1's) loading what it writes.
+  GPEN_BIN=$([ -x build/gpen ] && echo build/gpen || true) python3 tests/py/fuzz_onnx.py --seconds "${GPEN_FUZZ_SECONDS:-30}" \
+    --workdir build-fuzz/onnx
   stamp
 fi
