@@ -136,6 +136,8 @@ Status MakeFolder(const std::string& flag, const std::string& path_arg) {
   }
   if (!Exists(path) && mkdir(path.c_str(), 0755) != 0) {
     const int e = errno;
+    // EEXIST: another worker of the same run (--shard) created it just now.
+    if (e == EEXIST && IsDir(path)) return CheckOutputFolder(path, flag);
     if (e == ENOENT) {
       return InvalidArgument(
           flag + " " + path + ": cannot create it, the folder " + DirName(path) + " does not exist",
