@@ -29,8 +29,8 @@
 # does not travel with the device tool); their tests skip with a message otherwise.
 #
 # Environment:
-#   GPEN_CHECK_PARTS   the parts after the build, any of "tests bench rrdb photo torch budget"
-#                      (the default: all six); e.g. GPEN_CHECK_PARTS=budget finishes the planner table
+#   GPEN_CHECK_PARTS   the parts after the build, any of "tests bench rrdb photo torch budget
+#                      sweep" (the default: all seven); e.g. GPEN_CHECK_PARTS=budget finishes the planner table
 #   GPEN_CUDA_ARCH     CUDA architecture to build (default: the card's compute capability
 #                      from nvidia-smi, 9.0 -> 90)
 #   GPEN_CHECK_DEADLINE_S  the whole run's limit in seconds (540)
@@ -47,7 +47,7 @@ rtable="$out/rrdb_table.md"
 bdir=${GPEN_BUILD_DIR:-build-gpu}
 jobs=${GPEN_BUILD_JOBS:-$(nproc)}
 deadline_s=${GPEN_CHECK_DEADLINE_S:-540}
-parts=" ${GPEN_CHECK_PARTS:-tests bench rrdb photo torch budget} "
+parts=" ${GPEN_CHECK_PARTS:-tests bench rrdb photo torch budget sweep} "
 start=$SECONDS
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -117,8 +117,8 @@ main() {
   rm -f "$table" "$btable" "$rtable"
   local p b gb arch_ line ms mib ok n lim t0 rc cap arch shared c sets cudnn_lib plan
   for p in $parts; do
-    case $p in tests|bench|rrdb|photo|torch|budget) ;; *)
-      record parts FAIL 0 "unknown part '$p' in GPEN_CHECK_PARTS (tests bench rrdb photo torch budget)"; finish ;;
+    case $p in tests|bench|rrdb|photo|torch|budget|sweep) ;; *)
+      record parts FAIL 0 "unknown part '$p' in GPEN_CHECK_PARTS (tests bench rrdb photo torch budget sweep)"; finish ;;
     esac
   done
 
@@ -348,6 +348,21 @@ main() {
     else record budget PASS $((SECONDS - t0)) "$note"; fi
   else
     record budget SKIP 0 "not in GPEN_CHECK_PARTS"
+  fi
+  # -- issue 13: bench/sweep.py on the card, ours and PyTorch at the same points, with the
+  # per-op profile and the plots (files in $out/sweep: at most 7, the device tool's limit
+  # is 8 with this log)
+  if want sweep; then
+    if [ ! -f .device-deps/gpen-upstream/face_model/gpen_model.py ]; then
+      record sweep FAIL 0 "no upstream model code in .device-deps/gpen-upstream (bench/pack_device_deps.sh)"
+    else
+      step sweep 300 python3 bench/sweep.py --gpen "$bdir/gpen" --upstream .device-deps/gpen-upstream \
+        --device cuda --arch bfr512 --arch realesrgan-x4plus --size 128x128 \
+        --sweep precision=fp32,fp16 --sweep batch=1,4,16 --iters 10 --warmup 2 --profile \
+        --timeout-s 90 --out "$out/sweep" || true
+    fi
+  else
+    record sweep SKIP 0 "not in GPEN_CHECK_PARTS"
   fi
   finish
 }

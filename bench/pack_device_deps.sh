@@ -4,8 +4,8 @@
 # which the device tool carries beside the work tree (about 45 MB):
 #   include/: nlohmann/json.hpp, stb/, doctest/, openblas/cblas.h + openblas_config.h
 #   lib/: libopenblas.so.0 and the Fortran runtime it links
-#   gpen-upstream/face_model: upstream's model code, when a GPEN checkout is given, for
-#   the PyTorch baseline (carried, never committed)
+#   gpen-upstream/face_model and sr_model: upstream's model code, when a GPEN checkout is
+#   given, for the PyTorch baselines (carried, never committed)
 # The small fixture sets travel in tests/data; ../shared does not travel (the large sets'
 # tests skip there). The tool carries at most 64 MiB with the work tree: the end says how much.
 # Run here, then: run(command="bench/device_check.sh", carry=[".device-deps"], timeout_s=600).
@@ -24,6 +24,8 @@ cp -L /usr/lib/x86_64-linux-gnu/libgfortran.so.5 /usr/lib/x86_64-linux-gnu/libqu
 if [ -n "${1:-}" ]; then
   mkdir -p "$d/gpen-upstream"
   cp -r "$1/face_model" "$d/gpen-upstream/"
+  mkdir -p "$d/gpen-upstream/sr_model"  # RRDBNet for bench/torch_rrdb_bench.py
+  cp "$1/sr_model/rrdbnet_arch.py" "$1/sr_model/arch_util.py" "$d/gpen-upstream/sr_model/"
   find "$d/gpen-upstream" -name "*.pth" -delete
 fi
 du -sh "$d"
