@@ -3,7 +3,8 @@
 // A backend is created for one graph (fixed batch and shapes) and the model's
 // weights; weights are prepared/uploaded once at creation. Each Run() reads the
 // graph input set by SetInput and leaves the outputs for ReadOutput. The memory a
-// backend holds is reported line by line so the planner's figures can be checked.
+// backend holds is reported line by line so the planner's figures can be checked. A
+// profiled run times each node, for gpen bench --profile.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,12 @@ struct MemoryReport {
   int64_t total() const { return weights + arena + workspace + io; }
 };
 
+// One node's time in a profiled run (ProfiledRun); `node` indexes graph().nodes().
+struct OpTiming {
+  size_t node = 0;
+  double ms = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -51,6 +58,10 @@ class Backend {
   // Runs once and returns its duration in ms: device events on CUDA, the wall clock on
   // the CPU (whose Run is synchronous).
   virtual Result<double> TimedRun();
+  // Runs once, timing every node of graph() (in node order): the wall clock around each
+  // node on the CPU, CUDA events around each node on CUDA (eagerly, no CUDA graph; with
+  // an NVTX range per node where the toolkit has nvtx3). For gpen bench --profile.
+  virtual Result<std::vector<OpTiming>> ProfiledRun() = 0;
   // Copies an output tensor (any tensor marked as a graph output) to host float32.
   virtual Status ReadOutput(int tensor, float* host, int64_t count) = 0;
   virtual MemoryReport memory() const = 0;

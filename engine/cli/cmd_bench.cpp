@@ -3,21 +3,25 @@
 // With no model file it runs seeded random weights of a named architecture (default
 // GPEN-BFR-512; any name net/registry.h knows, RRDBNet's included), because trained
 // weights cannot ship. The input is a random image of --size, preprocessed as the
-// network does. It warms up, validates the
-// output (finite, identical across runs) before timing, then reports the median
-// with GFLOP/s, GB/s and peak host memory.
+// network does. It warms up, validates the output (finite, identical across runs)
+// before timing, then reports the median with GFLOP/s, GB/s and peak host memory, and
+// with --profile the time of every op (cli/bench_profile.h). The other modes live in
+// their own files: one measured point with tiles or an image network's budget
+// (cli/bench_point.h), and --sweep over many points (cli/bench_sweep.h).
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <random>
 #include <string>
 #include <utility>
 
 #include "batch_runner.h"
 #include "cli/args.h"
+#include "cli/bench_point.h"
+#include "cli/bench_profile.h"
+#include "cli/bench_sweep.h"
 #include "cli/commands.h"
 #include "cli/device_select.h"
 #include "core/parallel.h"
@@ -26,23 +30,6 @@
 namespace gpen::cli {
 
 namespace {
-
-// A batch of n random images of h x w, preprocessed as the network does.
-std::vector<float> RandomInput(const Network& net, const IoSpec& io, int64_t n, int64_t h,
-                               int64_t w, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(0.f, 1.f);
-  std::vector<float> in(static_cast<size_t>(n * io.in_numel()));
-  for (int64_t i = 0; i < n; ++i) {
-    Image img;
-    img.width = w;
-    img.height = h;
-    img.rgb.resize(static_cast<size_t>(3 * h * w));
-    for (float& v : img.rgb) v = u(rng);
-    net.Preprocess(img, io, in.data() + i * io.in_numel());
-  }
-  return in;
-}
 
 // Budget mode: the planner's choice for `budget`, then every item run through it.
 // Reports items per second, the planned peak and, on CUDA, the measured device memory
@@ -105,13 +92,10 @@ Status BenchBudget(std::shared_ptr<const Network> net, const IoSpec& io, Device 
   return Status::Ok();
 }
 
-}  // namespace
-
-Status CmdBench(int argc, char** argv) {
+void AddFlags(Args* a) {
   std::string archs;
   for (const std::string& n : KnownArchNames()) archs += (archs.empty() ? "" : ", ") + n;
-  Args a("bench");
-  a.Flag("--arch", true, "architecture with random weights: " + archs, "bfr512")
+  a->Flag("--arch", true, "architecture with random weights: " + archs, "bfr512")
       .Flag("-m,--model", true, "benchmark a converted model file instead of random weights")
       .Flag("--size", true,
             "input image WIDTHxHEIGHT (image networks; GPEN resizes every face to its input)",
@@ -124,14 +108,140 @@ Status CmdBench(int argc, char** argv) {
       .Flag("--threads", true, "CPU threads (0 = all cores)", "0")
       .Flag("--seed", true, "seed of the random weights and input", "1")
       .Flag("--vram-budget", true,
-            "plan batch and tiles for this budget (as enhance does) and time --faces items")
-      .Flag("--faces", true, "items to run with --vram-budget", "16")
+            "plan batch and tiles for this budget (as enhance and upscale do) and time them")
+      .Flag("--faces", true, "faces to run with --vram-budget (GPEN)", "16")
+      .Flag("--tile", true, "image networks: run the image in tiles of this edge (0: whole)")
+      .Flag("--tile-pad", true, "image networks: context pixels around each tile")
+      .Flag("--tile-batch", true, "image networks: tiles per run")
+      .Flag("--sweep", true,
+            "AXIS=v1,v2,...: measure every combination (repeatable); axes arch, device, "
+            "precision, batch, size, tile, tile_pad, tile_batch, budget, threads")
+      .Repeatable("--sweep")
+      .Flag("--csv", true, "write the sweep's (or the point's) table as CSV")
+      .Flag("--md", true, "write the sweep's (or the point's) table as Markdown")
+      .Flag("--peak-gflops", true, "the device's peak GFLOP/s, for the peak_share column")
+      .Flag("--peak-gbps", true, "the device's peak GB/s, for the peak_share column")
+      .Flag("--profile", false, "time every op of one pass (after warm-up); top ten printed")
+      .Flag("--profile-csv", true, "with --profile: write every op's row to this CSV")
+      .Flag("--sweep-point", false, "internal: run one point and print its CSV row")
       .Flag("-h,--help", false, "show this help");
-  GPEN_TRY(a.Parse(argc, argv));
-  if (a.Has("--help")) {
-    std::printf("usage: gpen bench [flags]\n\n%s", a.Help().c_str());
-    return Status::Ok();
+}
+
+// The flags a sweep's children get: every one given or defaulted, except the sweep's
+// own and those an axis sets.
+std::vector<std::string> BaseArgs(const Args& a, const std::vector<SweepAxis>& axes) {
+  std::vector<std::string> out;
+  for (const char* f : {"--arch", "--model", "--size", "--device", "--precision", "--batch",
+                        "--iters", "--warmup", "--threads", "--seed", "--vram-budget", "--faces",
+                        "--tile", "--tile-pad", "--tile-batch", "--peak-gflops", "--peak-gbps"}) {
+    bool by_axis = false;
+    for (const SweepAxis& x : axes) by_axis = by_axis || x.flag == f;
+    if (by_axis || !a.Has(f)) continue;
+    out.push_back(f);
+    out.push_back(a.Get(f));
   }
+  return out;
+}
+
+Status Sweep(const Args& a) {
+  if (a.Has("--profile")) {
+    return InvalidArgument("--profile profiles one configuration, not a sweep",
+                           "run --profile without --sweep, with the point's flags");
+  }
+  GPEN_ASSIGN_OR_RETURN(std::vector<SweepAxis> axes, ParseSweepAxes(a.GetAll("--sweep")));
+  for (const SweepAxis& x : axes) {
+    if (x.name == "arch" && a.Has("--model")) {
+      return InvalidArgument("--sweep arch=... and -m both choose the network",
+                             "drop -m to sweep architectures, or the arch axis to time the file");
+    }
+  }
+  SweepOptions o;
+  o.base_args = BaseArgs(a, axes);
+  o.csv = a.Get("--csv");
+  o.md = a.Get("--md");
+  return RunSweep(axes, o);
+}
+
+Result<PointConfig> ConfigFrom(const Args& a) {
+  PointConfig c;
+  c.arch = a.Get("--arch");
+  c.model = a.Get("--model");
+  c.device_flag = a.Get("--device");
+  c.precision_flag = a.Get("--precision");
+  GPEN_ASSIGN_OR_RETURN(c.batch, a.GetInt("--batch", 1, 256));
+  GPEN_ASSIGN_OR_RETURN(c.iters, a.GetInt("--iters", 1, 1000));
+  GPEN_ASSIGN_OR_RETURN(c.warmup, a.GetInt("--warmup", 1, 100));
+  GPEN_ASSIGN_OR_RETURN(int64_t threads, a.GetInt("--threads", 0, 1024));
+  c.threads = static_cast<int>(threads);
+  GPEN_ASSIGN_OR_RETURN(c.seed, a.GetInt("--seed", 0, INT32_MAX));
+  GPEN_ASSIGN_OR_RETURN(auto size, a.GetSize("--size"));
+  c.h = size.first;
+  c.w = size.second;
+  if (a.Has("--tile")) {
+    GPEN_ASSIGN_OR_RETURN(c.tile, a.GetInt("--tile", 0, 65536));
+  }
+  if (a.Has("--tile-pad")) {
+    GPEN_ASSIGN_OR_RETURN(c.tile_pad, a.GetInt("--tile-pad", 0, 4096));
+  }
+  if (a.Has("--tile-batch")) {
+    GPEN_ASSIGN_OR_RETURN(c.tile_batch, a.GetInt("--tile-batch", 1, 4096));
+  }
+  c.tiled_flags = a.Has("--tile") || a.Has("--tile-pad") || a.Has("--tile-batch");
+  if (a.Has("--vram-budget")) {
+    GPEN_ASSIGN_OR_RETURN(c.budget, a.GetBytes("--vram-budget"));
+  }
+  GPEN_ASSIGN_OR_RETURN(c.faces, a.GetInt("--faces", 1, 4096));
+  if (a.Has("--peak-gflops")) {
+    GPEN_ASSIGN_OR_RETURN(c.peak_gflops, a.GetDouble("--peak-gflops", 0, 1e9));
+  }
+  if (a.Has("--peak-gbps")) {
+    GPEN_ASSIGN_OR_RETURN(c.peak_gbps, a.GetDouble("--peak-gbps", 0, 1e9));
+  }
+  return c;
+}
+
+// One point in this process: a sweep's child prints its row for the parent; run by
+// hand (tiles, or an image network's budget), it prints the one-row table.
+Status Point(const Args& a) {
+  if (a.Has("--profile") || a.Has("--profile-csv")) {
+    return InvalidArgument("--profile times one untiled pass and prints no table",
+                           "drop --tile, --tile-pad, --tile-batch, --vram-budget, --csv, --md and "
+                           "--peak-* to profile");
+  }
+  PointRow row;
+  Status s = Status::Ok();
+  Result<PointConfig> c = ConfigFrom(a);
+  if (c.ok()) {
+    s = RunPoint(c.value(), &row);
+  } else {
+    s = c.status();
+  }
+  if (a.Has("--sweep-point")) {
+    if (!row.empty()) std::printf("POINT %s\n", CsvLine(row).c_str());
+    return s;
+  }
+  GPEN_TRY(s);
+  return WriteTables({row}, a.Get("--csv"), a.Get("--md"));
+}
+
+// Whether this run is a point of its own (bench_point.h) rather than the plain or GPEN
+// budget benchmark: tiles asked for, a budget for an image network, or a table.
+Result<bool> IsPoint(const Args& a) {
+  for (const char* f : {"--sweep-point", "--tile", "--tile-pad", "--tile-batch", "--csv", "--md",
+                        "--peak-gflops", "--peak-gbps"})
+    if (a.Has(f)) return true;
+  if (!a.Has("--vram-budget")) return false;
+  if (!a.Get("--model").empty()) {
+    GPEN_ASSIGN_OR_RETURN(std::shared_ptr<const Network> net, LoadNetwork(a.Get("--model")));
+    return net->family() != "gpen";
+  }
+  GPEN_ASSIGN_OR_RETURN(std::string family, FamilyOfArch(a.Get("--arch")));
+  return family != "gpen";
+}
+
+// The plain benchmark (and GPEN's --vram-budget): the RESULT line bench/device_check.sh
+// parses, and with --profile the per-op profile after it.
+Status BenchPlain(const Args& a) {
   GPEN_ASSIGN_OR_RETURN(int64_t batch, a.GetInt("--batch", 1, 256));
   GPEN_ASSIGN_OR_RETURN(int64_t iters, a.GetInt("--iters", 1, 1000));
   GPEN_ASSIGN_OR_RETURN(int64_t warmup, a.GetInt("--warmup", 1, 100));
@@ -155,6 +265,10 @@ Status CmdBench(int argc, char** argv) {
   }
   GPEN_ASSIGN_OR_RETURN(IoSpec io, net->Io(h, w));
   if (a.Has("--vram-budget")) {
+    if (a.Has("--profile") || a.Has("--profile-csv")) {
+      return InvalidArgument("--profile times one pass of one batch, not a budget's batches",
+                             "drop --vram-budget (give --batch) to profile");
+    }
     GPEN_ASSIGN_OR_RETURN(int64_t budget, a.GetBytes("--vram-budget"));
     GPEN_ASSIGN_OR_RETURN(int64_t items, a.GetInt("--faces", 1, 4096));
     return BenchBudget(net, io, device, precision, static_cast<int>(threads), budget, items, h, w,
@@ -222,7 +336,25 @@ Status CmdBench(int argc, char** argv) {
       precision == Precision::kFp16 ? "fp16" : "fp32", static_cast<long long>(batch), med / batch,
       med / batch / mpix, flops / (med * 1e-3) / 1e9, ru.ru_maxrss / 1024.0,
       device == Device::kCuda ? mem.total() / 1048576.0 : 0.0);
+  if (a.Has("--profile") || a.Has("--profile-csv")) {
+    GPEN_TRY(ProfilePass(s->backend(), precision, a.Get("--profile-csv")));
+  }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status CmdBench(int argc, char** argv) {
+  Args a("bench");
+  AddFlags(&a);
+  GPEN_TRY(a.Parse(argc, argv));
+  if (a.Has("--help")) {
+    std::printf("usage: gpen bench [flags]\n\n%s", a.Help().c_str());
+    return Status::Ok();
+  }
+  if (a.Has("--sweep")) return Sweep(a);
+  GPEN_ASSIGN_OR_RETURN(bool point, IsPoint(a));
+  return point ? Point(a) : BenchPlain(a);
 }
 
 }  // namespace gpen::cli

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/check.h"
 #include "core/host_memory.h"
 
 extern "C" void openblas_set_num_threads(int);
@@ -24,6 +27,22 @@ extern "C" int openblas_get_num_threads(void);
 namespace gpen {
 
 namespace {
+
+using Fn = std::function<void(int64_t, int64_t)>;
+
+// Set while this thread runs a ParallelFor body: a ParallelFor inside it is refused.
+thread_local bool t_in_body = false;
+
+void RunBody(const Fn& fn, int64_t begin, int64_t end) {
+  t_in_body = true;
+  try {
+    fn(begin, end);
+  } catch (...) {
+    t_in_body = false;
+    throw;
+  }
+  t_in_body = false;
+}
 
 // Address space one new thread maps for its stack (the process default).
 int64_t ThreadStackBytes() {
@@ -79,60 +98,104 @@ class Pool {
   }
   int size() const { return size_; }
 
-  void Run(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  // One ParallelFor at a time: the caller plus up to max_threads - 1 workers drain it.
+  void Run(int64_t n, const Fn& fn, int max_threads) {
     std::lock_guard<std::mutex> caller(run_mutex_);  // one job at a time
-    const int64_t chunks = std::min<int64_t>(n, size_ * 4);
+    const int participants = max_threads > 0 ? std::min(max_threads, size_) : size_;
+    Job job(fn, n, ParallelChunks(n, participants), participants - 1);
     {
       std::lock_guard<std::mutex> l(m_);
-      fn_ = &fn;
-      n_ = n;
-      chunks_ = chunks;
-      next_.store(0);
-      done_ = 0;
+      job_ = &job;
       ++generation_;
     }
     cv_.notify_all();
-    Drain();
+    Drain(&job);
+    SpinUntil([&] { return job.active.load() == 0; });  // keep the core for a straggler
     std::unique_lock<std::mutex> l(m_);
-    done_cv_.wait(l, [&] { return done_ == chunks_; });
-    fn_ = nullptr;
+    done_cv_.wait(l, [&] { return job.active.load() == 0; });  // every worker has left
+    job_ = nullptr;
+    if (job.error) std::rethrow_exception(job.error);
   }
 
  private:
-  void Drain() {
-    int64_t finished = 0;
-    for (;;) {
-      const int64_t c = next_.fetch_add(1);
-      if (c >= chunks_) break;
-      const int64_t b = n_ * c / chunks_, e = n_ * (c + 1) / chunks_;
-      (*fn_)(b, e);
-      ++finished;
+  // Waits up to kSpin for `ready` before the caller sleeps on a condition variable. Under
+  // contention a thread that sleeps between ops, or while the last chunk ends elsewhere,
+  // waits a scheduler slice (milliseconds) to get a core back; ops follow each other
+  // within microseconds, so a short spin keeps the core. Bounded, it costs an idle
+  // machine nothing noticeable (unlike OpenMP's long spins, see parallel.h).
+  template <typename Ready>
+  static void SpinUntil(Ready ready) {
+    constexpr auto kSpin = std::chrono::microseconds(50);
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    while (!ready()) {
+      for (int i = 0; i < 64; ++i) CpuRelax();
+      if (std::chrono::steady_clock::now() >= until) return;
     }
-    if (finished) {
-      std::lock_guard<std::mutex> l(m_);
-      done_ += finished;
-      if (done_ == chunks_) done_cv_.notify_all();
+  }
+  static void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    std::this_thread::yield();
+#endif
+  }
+
+  // A job lives on its caller's stack; workers reach it only while `active` counts them.
+  struct Job {
+    Job(const Fn& f, int64_t size, int64_t parts, int free_seats)
+        : fn(&f), n(size), chunks(parts), seats(free_seats) {}
+    const Fn* fn;
+    const int64_t n, chunks;
+    std::atomic<int64_t> next{0};
+    std::atomic<bool> failed{false};
+    int seats;                   // workers that may still join (guarded by m_)
+    std::atomic<int> active{0};  // workers inside Drain (changed under m_)
+    std::exception_ptr error;    // the first exception fn threw (guarded by m_)
+  };
+
+  // Claims chunks until none are left; after a failure the rest are claimed, not run.
+  void Drain(Job* j) {
+    for (;;) {
+      const int64_t c = j->next.fetch_add(1);
+      if (c >= j->chunks) break;
+      if (j->failed.load(std::memory_order_relaxed)) continue;
+      const int64_t b = j->n * c / j->chunks, e = j->n * (c + 1) / j->chunks;
+      try {
+        RunBody(*j->fn, b, e);
+      } catch (...) {
+        std::lock_guard<std::mutex> l(m_);
+        if (!j->error) j->error = std::current_exception();
+        j->failed.store(true);
+      }
     }
   }
   void Work() {
     uint64_t seen = 0;
     for (;;) {
+      Job* j = nullptr;
       {
         std::unique_lock<std::mutex> l(m_);
-        cv_.wait(l, [&] { return stop_ || (generation_ != seen && fn_ != nullptr); });
+        cv_.wait(l, [&] { return stop_ || (generation_ != seen && job_ != nullptr); });
         if (stop_) return;
         seen = generation_;
+        if (job_->seats == 0) continue;  // enough threads on this job (max_threads)
+        j = job_;
+        --j->seats;
+        ++j->active;
       }
-      Drain();
+      Drain(j);
+      {
+        std::lock_guard<std::mutex> l(m_);
+        if (--j->active == 0) done_cv_.notify_all();
+      }
+      SpinUntil([&] { return generation_.load() != seen; });  // the next op comes soon
     }
   }
 
   std::mutex m_, run_mutex_;
   std::condition_variable cv_, done_cv_;
-  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
-  int64_t n_ = 0, chunks_ = 0, done_ = 0;
-  std::atomic<int64_t> next_{0};
-  uint64_t generation_ = 0;
+  Job* job_ = nullptr;
+  std::atomic<uint64_t> generation_{0};  // changed under m_
   bool stop_ = false;
   int size_ = 1;
   std::vector<std::thread> workers_;
@@ -159,7 +222,8 @@ int BlasThreadsAtLoad() {
 
 std::mutex g_blas_mutex;
 bool g_blas_buffer_mapped = false;
-int g_blas_threads = 0;  // what we last set; 0 = untouched
+int g_blas_threads = 0;              // what we last set; 0 = untouched
+std::atomic<int> g_gemm_threads{1};  // concurrent cblas_sgemm callers (GemmThreads)
 
 // OpenBLAS's share of StartCpuThreads: its thread count, then its buffer.
 Status StartBlas(int threads);
@@ -182,6 +246,10 @@ int BlasThreadsFor(int threads) {
   return threads > 0 ? std::min(threads, at_load) : at_load;
 }
 
+int GemmThreads() {
+  return g_gemm_threads.load();
+}
+
 Status StartCpuThreads(int threads) {
   GPEN_TRY(StartBlas(threads));  // first: OpenBLAS needs its buffer, the pool can do with less
   SetParallelThreads(threads);
@@ -194,16 +262,21 @@ namespace {
 Status StartBlas(int threads) {
   std::lock_guard<std::mutex> l(g_blas_mutex);
   const int blas = BlasThreadsFor(threads);
-  if (blas != g_blas_threads) {
-    if (threads > blas && g_blas_threads == 0) {
-      std::fprintf(stderr,
-                   "notice: OpenBLAS uses %d thread%s, as many as it started with (all cores, or "
-                   "OPENBLAS_NUM_THREADS), not %d\n",
-                   blas, blas == 1 ? "" : "s", threads);
-    }
-    openblas_set_num_threads(blas);
-    g_blas_threads = blas;
+  // Without an address-space limit our pool splits the GEMMs and OpenBLAS runs each part
+  // on one thread (see parallel.h); under a limit OpenBLAS keeps its threads.
+  const bool split = AddressSpaceHeadroom() == kNoLimit;
+  const int openblas = split ? 1 : blas;
+  if (threads > blas && g_blas_threads == 0) {
+    std::fprintf(stderr,
+                 "notice: OpenBLAS uses %d thread%s, as many as it started with (all cores, or "
+                 "OPENBLAS_NUM_THREADS), not %d\n",
+                 blas, blas == 1 ? "" : "s", threads);
   }
+  if (openblas != g_blas_threads) {
+    openblas_set_num_threads(openblas);
+    g_blas_threads = openblas;
+  }
+  g_gemm_threads.store(split ? blas : 1);
   if (g_blas_buffer_mapped) return Status::Ok();
   // The first GEMM maps OpenBLAS's buffer (kBlasBufferBytes); if the mapping fails,
   // OpenBLAS tries again forever. Its threads mapped theirs when they started, so room
@@ -236,14 +309,21 @@ Status StartBlas(int threads) {
 
 }  // namespace
 
-void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+int64_t ParallelChunks(int64_t n, int threads) {
+  // 16 per thread: a thread at half speed costs at most 1/16 of its share at the end.
+  constexpr int64_t kChunksPerThread = 16;
+  return threads <= 1 ? std::min<int64_t>(n, 1) : std::min<int64_t>(n, threads * kChunksPerThread);
+}
+
+void ParallelFor(int64_t n, const Fn& fn, int max_threads) {
+  GPEN_CHECK_MSG(!t_in_body, "ParallelFor called inside a ParallelFor body");
   if (n <= 0) return;
   Pool& p = GetPool();
-  if (p.size() == 1 || n == 1) {
-    fn(0, n);
+  if (p.size() == 1 || n == 1 || max_threads == 1) {
+    RunBody(fn, 0, n);
     return;
   }
-  p.Run(n, fn);
+  p.Run(n, fn, max_threads);
 }
 
 }  // namespace gpen

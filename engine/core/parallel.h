@@ -12,6 +12,18 @@
 // asked for. The pool then goes on with the threads it got and says so. OpenBLAS is
 // never asked for more threads than it started with: it creates them without checking
 // that they exist, and a GEMM handed to a thread that does not exist never returns.
+//
+// Under CPU contention (issue 13: a laptop is never idle) every split must adapt to
+// threads that run slower than others. ParallelFor hands out many small chunks from an
+// atomic counter, so a thread on a busy core simply takes fewer of them. OpenBLAS's own
+// threads cannot do that: they split each GEMM into equal static parts and spin-wait
+// (sched_yield) on each other inside it and between GEMMs, so one preempted thread
+// stalls the GEMM while its partner burns the free core (GPEN-512 with one core busy:
+// 2 threads slower than 1). So OpenBLAS runs single-threaded and our GEMMs are split
+// into column blocks over this pool (cpu/ops.cpp ParallelSgemm), GemmThreads() callers
+// at a time. Under an address-space limit each concurrent caller would map another
+// OpenBLAS buffer lazily (and OpenBLAS retries a failed map forever), so there OpenBLAS
+// keeps its own threads and GemmThreads() is 1.
 #pragma once
 
 #include <cstdint>
@@ -42,8 +54,19 @@ int BlasThreadsFor(int threads);
 // (OutOfMemory) instead when the address-space limit leaves no room for that buffer.
 [[nodiscard]] Status StartCpuThreads(int threads);
 
-// Calls fn(begin, end) on disjoint chunks covering [0, n); returns when all are done.
-// Callers from several threads take turns; fn must not call ParallelFor itself.
-void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+// How many threads may call cblas_sgemm at once (OpenBLAS then single-threaded): the
+// threads OpenBLAS would have used, or 1 when OpenBLAS keeps its own threads (see above).
+int GemmThreads();
+
+// Calls fn(begin, end) on disjoint chunks covering [0, n), claimed one at a time from a
+// shared counter by at most `max_threads` threads (0 = all of the pool's); returns when
+// all are done. An exception thrown by fn is rethrown here once every chunk has ended
+// (chunks not started by then are skipped). Callers from several threads take turns; fn
+// must not call ParallelFor itself: a nested call is a programmer error (GPEN_CHECK).
+void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int max_threads = 0);
+
+// Chunks ParallelFor splits `n` into for `threads` threads: enough per thread that a
+// thread slowed by another process takes fewer while the others take more.
+int64_t ParallelChunks(int64_t n, int threads);
 
 }  // namespace gpen

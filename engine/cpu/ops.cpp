@@ -1,5 +1,8 @@
 // CPU reference ops (see ops.h). Convolutions are banded im2col + sgemm so that the
-// scratch stays within kConvBandBytes at any resolution.
+// scratch stays within kConvBandBytes at any resolution. Every GEMM goes through
+// ParallelSgemm: blocks of output columns (or rows) claimed dynamically by the pool's
+// threads, each an OpenBLAS call on one thread, so a thread slowed by another process
+// takes fewer blocks instead of stalling the GEMM (core/parallel.h).
 #include "cpu/ops.h"
 
 #include <cblas.h>
@@ -7,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "core/check.h"
 #include "core/noise.h"
@@ -22,7 +26,62 @@ int64_t BandRows(int64_t per_row, int64_t total) {
   return std::clamp<int64_t>(budget / std::max<int64_t>(per_row, 1), 1, total);
 }
 
+// ParallelSgemm's split: below kMinSplitFlops one call (waking the pool costs more);
+// otherwise about kBlocksPerThread blocks per thread, each at least kMinBlock wide so
+// that OpenBLAS's packing of the other operand stays a small share of the block.
+constexpr double kMinSplitFlops = 8e6;
+constexpr int64_t kBlocksPerThread = 6;
+constexpr int64_t kMinBlock = 128;
+constexpr int64_t kBlockAlign = 16;  // a multiple of the sgemm kernels' unroll
+
+int64_t BlockSize(int64_t extent, int threads) {
+  const int64_t want = (extent + threads * kBlocksPerThread - 1) / (threads * kBlocksPerThread);
+  const int64_t aligned = (want + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
+  return std::min(extent, std::max(kMinBlock, aligned));
+}
+
+// Below this many element operations a loop runs on the calling thread: waking the
+// pool costs more, and under CPU contention every wake-up is a chance that a preempted
+// worker holds the op's end (issue 13).
+constexpr int64_t kMinParallelWork = int64_t{1} << 16;
+
+// ParallelFor over n items whose whole loop does about `work` element operations.
+template <typename F>
+void ParallelWork(int64_t n, int64_t work, F&& fn) {
+  ParallelFor(n, std::forward<F>(fn), work < kMinParallelWork ? 1 : 0);
+}
+
 }  // namespace
+
+void ParallelSgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                   const float* b, int64_t ldb, float* c, int64_t ldc) {
+  const int threads = std::min(GemmThreads(), ParallelThreads());
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * k;
+  const bool by_cols = n >= threads * kMinBlock || n >= m;  // columns: A packed per block
+  const int64_t extent = by_cols ? n : m;
+  if (threads <= 1 || flops < kMinSplitFlops || extent < 2 * kMinBlock) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, 0.f, c,
+                ldc);
+    return;
+  }
+  const int64_t block = BlockSize(extent, threads);
+  const int64_t blocks = (extent + block - 1) / block;
+  ParallelFor(
+      blocks,
+      [&](int64_t b0, int64_t b1) {
+        for (int64_t i = b0; i < b1; ++i) {
+          const int64_t lo = i * block, len = std::min(block, extent - lo);
+          if (by_cols) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, len, k, alpha, a, lda, b + lo,
+                        ldb, 0.f, c + lo, ldc);
+          } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, n, k, alpha, a + lo * lda,
+                        lda, b, ldb, 0.f, c + lo * ldc, ldc);
+          }
+        }
+      },
+      threads);
+}
 
 size_t Conv2dWorkspaceFloats(const Shape& x, int64_t k, const Shape& y) {
   if (k == 1 && x.h() == y.h() && x.w() == y.w()) return 0;  // direct GEMM
@@ -45,8 +104,7 @@ void Conv2d(const float* x, const Shape& xs, const float* w, int64_t k, float sc
     float* yb = y + b * cout * ho * wo;
     if (k == 1 && stride == 1 && pad == 0) {
       // (Cout, Cin) x (Cin, H*W)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ho * wo, cin, scale, w, cin, xb,
-                  ho * wo, 0.f, yb, ho * wo);
+      ParallelSgemm(cout, ho * wo, cin, scale, w, cin, xb, ho * wo, yb, ho * wo);
       continue;
     }
     const int64_t band = BandRows(kdim * wo, ho);
@@ -54,7 +112,7 @@ void Conv2d(const float* x, const Shape& xs, const float* w, int64_t k, float sc
     for (int64_t r0 = 0; r0 < ho; r0 += band) {
       const int64_t rows = std::min(band, ho - r0);
       const int64_t ncol = rows * wo;
-      ParallelFor(cin, [&](int64_t c_begin, int64_t c_end) {
+      ParallelWork(cin, cin * k * k * ncol, [&](int64_t c_begin, int64_t c_end) {
         for (int64_t c = c_begin; c < c_end; ++c) {
           const float* xc = xb + c * h * wd;
           for (int64_t ky = 0; ky < k; ++ky) {
@@ -86,19 +144,21 @@ void Conv2d(const float* x, const Shape& xs, const float* w, int64_t k, float sc
         }
       });
       // (Cout, K) x (K, rows*Wo) -> output rows [r0, r0 + rows) of every channel.
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, ncol, kdim, scale, w, kdim, cols,
-                  ncol, 0.f, yb + r0 * wo, ho * wo);
+      ParallelSgemm(cout, ncol, kdim, scale, w, kdim, cols, ncol, yb + r0 * wo, ho * wo);
     }
   }
 }
 
 std::vector<float> PrepareConvTranspose(const float* w, int64_t cout, int64_t cin, int64_t k) {
   // w (Cout, Cin, k, k) -> wt ((Cout, k, k), Cin)
+  // Split over Cout: part of a cold start, where the pool would otherwise be idle.
   std::vector<float> wt(static_cast<size_t>(cout * cin * k * k));
-  for (int64_t o = 0; o < cout; ++o)
-    for (int64_t i = 0; i < cin; ++i)
-      for (int64_t t = 0; t < k * k; ++t)
-        wt[(o * k * k + t) * cin + i] = w[(o * cin + i) * k * k + t];
+  ParallelWork(cout, cout * cin * k * k, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t i = 0; i < cin; ++i)
+        for (int64_t t = 0; t < k * k; ++t)
+          wt[(o * k * k + t) * cin + i] = w[(o * cin + i) * k * k + t];
+  });
   return wt;
 }
 
@@ -117,9 +177,8 @@ void ConvTranspose2d(const float* x, const Shape& xs, const float* wt, int64_t c
     for (int64_t r0 = 0; r0 < h; r0 += band) {
       const int64_t rows = std::min(band, h - r0);
       const int64_t ncol = rows * wd;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows_k, ncol, cin, scale, wt, cin,
-                  xb + r0 * wd, h * wd, 0.f, cols, ncol);
-      ParallelFor(cout, [&](int64_t o_begin, int64_t o_end) {
+      ParallelSgemm(rows_k, ncol, cin, scale, wt, cin, xb + r0 * wd, h * wd, cols, ncol);
+      ParallelWork(cout, cout * k * k * ncol, [&](int64_t o_begin, int64_t o_end) {
         for (int64_t o = o_begin; o < o_end; ++o) {
           float* yo = yb + o * ho * wo;
           for (int64_t ky = 0; ky < k; ++ky) {
@@ -155,7 +214,7 @@ void Upfirdn2d(const float* x, const Shape& xs, const float* kernel, int64_t kh,
       src_x[ox * kw + j] = (u >= 0 && u % up == 0 && u / up < wd) ? u / up : -1;
     }
   }
-  ParallelFor(planes, [&](int64_t p_begin, int64_t p_end) {
+  ParallelWork(planes, ys.numel() * kh, [&](int64_t p_begin, int64_t p_end) {
     for (int64_t p = p_begin; p < p_end; ++p) {
       const float* xp = x + p * h * wd;
       float* yp = y + p * ho * wo;
@@ -197,7 +256,7 @@ void BiasAct(const float* x, const Shape& xs, const float* bias, float bias_scal
   const int64_t n = xs.n(), c = xs.c();
   const int64_t hw = xs.numel() / (n * c);
   const Activation a = act;  // a local copy: the loops below are unswitched on its kind
-  ParallelFor(n * c, [&](int64_t p_begin, int64_t p_end) {
+  ParallelWork(n * c, xs.numel(), [&](int64_t p_begin, int64_t p_end) {
     for (int64_t p = p_begin; p < p_end; ++p) {
       const float* xp = x + p * hw;
       float* yp = y + p * hw;
@@ -218,7 +277,7 @@ void BiasAct(const float* x, const Shape& xs, const float* bias, float bias_scal
 void Linear(const float* x, int64_t n, int64_t k, const float* w, int64_t m, float scale,
             const float* bias, float bias_scale, const Activation& act, float* y) {
   // Accumulated in double: these layers are small and feed every later layer.
-  ParallelFor(m, [&](int64_t j_begin, int64_t j_end) {
+  ParallelWork(m, m * n * k, [&](int64_t j_begin, int64_t j_end) {
     for (int64_t j = j_begin; j < j_end; ++j) {
       const float* wj = w + j * k;
       for (int64_t b = 0; b < n; ++b) {
@@ -244,15 +303,17 @@ void PixelNorm(const float* x, int64_t n, int64_t c, float* y) {
 
 std::vector<double> PrepareDemod(const float* w, int64_t cout, int64_t cin, int64_t kk) {
   std::vector<double> wsq(static_cast<size_t>(cout * cin));
-  for (int64_t o = 0; o < cout; ++o)
-    for (int64_t i = 0; i < cin; ++i) {
-      double s = 0;
-      for (int64_t t = 0; t < kk; ++t) {
-        const double v = w[(o * cin + i) * kk + t];
-        s += v * v;
+  ParallelWork(cout, cout * cin * kk, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t i = 0; i < cin; ++i) {
+        double s = 0;
+        for (int64_t t = 0; t < kk; ++t) {
+          const double v = w[(o * cin + i) * kk + t];
+          s += v * v;
+        }
+        wsq[o * cin + i] = s;
       }
-      wsq[o * cin + i] = s;
-    }
+  });
   return wsq;
 }
 
@@ -262,7 +323,7 @@ void DemodCoef(const float* s, int64_t n, int64_t cin, const double* wsq, int64_
   for (int64_t b = 0; b < n; ++b) {
     std::vector<double> s2(static_cast<size_t>(cin));
     for (int64_t i = 0; i < cin; ++i) s2[i] = static_cast<double>(s[b * cin + i]) * s[b * cin + i];
-    ParallelFor(cout, [&](int64_t o_begin, int64_t o_end) {
+    ParallelWork(cout, cout * cin, [&](int64_t o_begin, int64_t o_end) {
       for (int64_t o = o_begin; o < o_end; ++o) {
         double acc = 0;
         const double* wo = wsq + o * cin;
@@ -276,7 +337,7 @@ void DemodCoef(const float* s, int64_t n, int64_t cin, const double* wsq, int64_
 void ScaleChannels(const float* x, const Shape& xs, const float* s, float* y) {
   const int64_t planes = xs.n() * xs.c();
   const int64_t hw = xs.numel() / planes;
-  ParallelFor(planes, [&](int64_t p_begin, int64_t p_end) {
+  ParallelWork(planes, xs.numel(), [&](int64_t p_begin, int64_t p_end) {
     for (int64_t p = p_begin; p < p_end; ++p) {
       const float v = s[p];  // s is (N, C): flat index n*C + c == plane index
       for (int64_t i = 0; i < hw; ++i) y[p * hw + i] = x[p * hw + i] * v;
@@ -293,7 +354,7 @@ void NoiseConcat(const float* x, const Shape& xs, const float* feat, const Noise
     float* yb = y + b * chw * (concat ? 2 : 1);
     float* nb = concat ? yb + chw : yb;
     if (concat && yb != xb) std::memcpy(yb, xb, sizeof(float) * static_cast<size_t>(chw));
-    ParallelFor(c * h, [&](int64_t r_begin, int64_t r_end) {
+    ParallelWork(c * h, 8 * c * h * w, [&](int64_t r_begin, int64_t r_end) {
       for (int64_t r = r_begin; r < r_end; ++r) {  // r = channel * h + row
         const int64_t ch = r / h, row = r % h;
         const int64_t base = ((b * c + ch) * fh + nw.y0 + row) * fw + nw.x0;
@@ -311,7 +372,7 @@ void NoiseConcat(const float* x, const Shape& xs, const float* feat, const Noise
 void MaskWindow(const float* x, const Shape& xs, int64_t y0, int64_t x0, int64_t full_h,
                 int64_t full_w, float* y) {
   const int64_t planes = xs.n() * xs.c(), h = xs.h(), w = xs.w();
-  ParallelFor(planes, [&](int64_t p0, int64_t p1) {
+  ParallelWork(planes, xs.numel(), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p)
       for (int64_t r = 0; r < h; ++r) {
         const bool row_in = y0 + r >= 0 && y0 + r < full_h;
@@ -325,7 +386,7 @@ void MaskWindow(const float* x, const Shape& xs, int64_t y0, int64_t x0, int64_t
 
 void Crop(const float* x, const Shape& xs, int64_t y0, int64_t x0, float* y, const Shape& ys) {
   const int64_t planes = xs.n() * xs.c();
-  ParallelFor(planes, [&](int64_t p0, int64_t p1) {
+  ParallelWork(planes, ys.numel(), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p)
       for (int64_t r = 0; r < ys.h(); ++r)
         std::memcpy(y + (p * ys.h() + r) * ys.w(), x + (p * xs.h() + y0 + r) * xs.w() + x0,
@@ -334,7 +395,7 @@ void Crop(const float* x, const Shape& xs, int64_t y0, int64_t x0, float* y, con
 }
 
 void Add(const float* a, const float* b, int64_t n, float alpha, float beta, float* y) {
-  ParallelFor(n, [&](int64_t b0, int64_t b1) {
+  ParallelWork(n, n, [&](int64_t b0, int64_t b1) {
     if (alpha == 1.f && beta == 1.f) {
       for (int64_t i = b0; i < b1; ++i) y[i] = a[i] + b[i];
     } else {
@@ -360,7 +421,7 @@ void Concat(const std::vector<const float*>& inputs, const std::vector<int64_t>&
 
 void UpsampleNearest(const float* x, const Shape& xs, int f, float* y) {
   const int64_t planes = xs.n() * xs.c(), h = xs.h(), w = xs.w(), wo = w * f;
-  ParallelFor(planes, [&](int64_t p0, int64_t p1) {
+  ParallelWork(planes, planes * h * w * f * f, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p)
       for (int64_t r = 0; r < h; ++r) {
         const float* src = x + (p * h + r) * w;
@@ -384,7 +445,7 @@ void UpsampleNearestTo(const float* x, const Shape& xs, const Shape& ys, float* 
   const int64_t planes = xs.n() * xs.c(), h = xs.h(), w = xs.w(), ho = ys.h(), wo = ys.w();
   std::vector<int64_t> sx(static_cast<size_t>(wo));
   for (int64_t c = 0; c < wo; ++c) sx[c] = NearestSource(c, w, wo);
-  ParallelFor(planes, [&](int64_t p0, int64_t p1) {
+  ParallelWork(planes, planes * ho * wo, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p)
       for (int64_t r = 0; r < ho; ++r) {
         const float* src = x + (p * h + NearestSource(r, h, ho)) * w;
@@ -397,7 +458,7 @@ void UpsampleNearestTo(const float* x, const Shape& xs, const Shape& ys, float* 
 void DepthwiseConv2d(const float* x, const Shape& xs, const float* w, int64_t k, float scale,
                      int stride, int pad, float* y, const Shape& ys) {
   const int64_t c = xs.c(), h = xs.h(), wd = xs.w(), ho = ys.h(), wo = ys.w();
-  ParallelFor(xs.n() * c, [&](int64_t p0, int64_t p1) {
+  ParallelWork(xs.n() * c, xs.n() * c * ho * wo * k * k, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {  // p = b * C + channel
       const float* xp = x + p * h * wd;
       const float* wp = w + (p % c) * k * k;
@@ -422,7 +483,7 @@ void DepthwiseConv2d(const float* x, const Shape& xs, const float* w, int64_t k,
 void MaxPool2d(const float* x, const Shape& xs, int k, int stride, int pad, float* y,
                const Shape& ys) {
   const int64_t h = xs.h(), wd = xs.w(), ho = ys.h(), wo = ys.w();
-  ParallelFor(xs.n() * xs.c(), [&](int64_t p0, int64_t p1) {
+  ParallelWork(xs.n() * xs.c(), ys.numel() * k * k, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* xp = x + p * h * wd;
       float* yp = y + p * ho * wo;
@@ -447,7 +508,7 @@ void PixelUnshuffle(const float* x, const Shape& xs, int f, float* y) {
   const int64_t n = xs.n(), c = xs.c(), h = xs.h() / f, w = xs.w() / f;
   GPEN_CHECK(h * f == xs.h() && w * f == xs.w());
   // torch: x.view(N, C, H, f, W, f).permute(0, 1, 3, 5, 2, 4).reshape(N, C * f * f, H, W).
-  ParallelFor(n * c, [&](int64_t p0, int64_t p1) {
+  ParallelWork(n * c, xs.numel(), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p)  // p = b * C + channel: input plane p, outputs p*f*f..
       for (int64_t i = 0; i < f; ++i)
         for (int64_t j = 0; j < f; ++j) {

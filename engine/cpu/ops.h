@@ -24,6 +24,13 @@ struct Workspace {
   }
 };
 
+// C = alpha A B (row-major; A m x k, B k x n, C m x n, leading dimensions lda, ldb, ldc),
+// split into blocks of C's columns (or rows, when it has few columns) claimed dynamically
+// by GemmThreads() threads of the pool, each block one single-threaded OpenBLAS call
+// (core/parallel.h says why). Small GEMMs run as one call.
+void ParallelSgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                   const float* b, int64_t ldb, float* c, int64_t ldc);
+
 // Bytes of scratch the banded convolutions use at most (im2col of a row band).
 constexpr size_t kConvBandBytes = size_t{8} << 20;
 size_t Conv2dWorkspaceFloats(const Shape& x, int64_t k, const Shape& y);

@@ -17,6 +17,8 @@
 // Running out of memory (device or pinned host) anywhere in creation or in Run() is an
 // OutOfMemory Status, never a failed check: the caller plans again for less and retries
 // (face_runner.cpp). Other library errors are bugs and go through the CHECK macros.
+//
+// ProfiledRun times each node with CUDA events, eagerly, inside NVTX ranges.
 #include <algorithm>
 #include <climits>
 #include <cmath>
@@ -51,11 +53,34 @@
 #include "upfirdn2d.cuh"
 #include "upsample_nearest.cuh"
 
+// NVTX ranges for profilers (Nsight Systems), from the toolkit's header-only nvtx3; the
+// emulator build (whose include path has no nvtx3) and a toolkit without it get none.
+#if __has_include(<nvtx3/nvToolsExt.h>) && !defined(GPEN_CUDASIM)
+#include <nvtx3/nvToolsExt.h>
+#define GPEN_HAVE_NVTX 1
+#else
+#define GPEN_HAVE_NVTX 0
+#endif
+
 namespace gpen {
 
 using kernels::StorageType;
 
 namespace {
+
+void NvtxPush(const char* what) {
+#if GPEN_HAVE_NVTX
+  nvtxRangePushA(what);
+#else
+  (void)what;
+#endif
+}
+
+void NvtxPop() {
+#if GPEN_HAVE_NVTX
+  nvtxRangePop();
+#endif
+}
 
 std::string CudaVersionString(int v) {
   return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
@@ -269,6 +294,31 @@ class CudaBackend final : public Backend {
     float ms = 0.f;
     CUDA_CHECK(cudaEventElapsedTime(&ms, ev_start_.get(), ev_stop_.get()));
     return static_cast<double>(ms);
+  }
+
+  // Eager (a CUDA graph's nodes cannot be timed one by one): an event before each node
+  // and one after the last, each node inside an NVTX range named "op name".
+  Result<std::vector<OpTiming>> ProfiledRun() override {
+    const size_t count = g_.nodes().size();
+    std::vector<Event> ev(count + 1);
+    for (Event& e : ev) GPEN_CUDA_TRY(cudaEventCreate(e.out()), "creating a CUDA event");
+    CUDA_CHECK(cudaEventRecord(ev[0].get(), stream_.get()));
+    for (size_t i = 0; i < count; ++i) {
+      const Node& n = g_.nodes()[i];
+      NvtxPush((std::string(OpName(n.kind)) + " " + n.name).c_str());
+      const Status s = RunNode(i);
+      NvtxPop();
+      GPEN_TRY(s);
+      CUDA_CHECK(cudaEventRecord(ev[i + 1].get(), stream_.get()));
+    }
+    CUDA_CHECK(cudaEventSynchronize(ev[count].get()));
+    std::vector<OpTiming> t(count);
+    for (size_t i = 0; i < count; ++i) {
+      float ms = 0.f;
+      CUDA_CHECK(cudaEventElapsedTime(&ms, ev[i].get(), ev[i + 1].get()));
+      t[i] = {i, static_cast<double>(ms)};
+    }
+    return t;
   }
 
   Status ReadOutput(int tensor, float* host, int64_t count) override {

@@ -1,4 +1,5 @@
-// Graph bookkeeping: tensor/node creation, outputs, FLOP count.
+// Graph bookkeeping: tensor/node creation, outputs, FLOP and byte counts (whole graph and
+// per node, for the per-op profile).
 #include "graph/graph.h"
 
 #include "core/check.h"
@@ -125,53 +126,59 @@ int Graph::FindOutput(const std::string& name) const {
   return -1;
 }
 
+double Graph::NodeFlops(size_t node) const {
+  GPEN_CHECK(node < nodes_.size());
+  const Node& n = nodes_[node];
+  const Shape& o = tensors_[n.out].shape;
+  switch (n.kind) {
+    case OpKind::kModConv1x1:
+    case OpKind::kConv2d: {
+      const Shape& w = n.weight.shape;  // (Cout, Cin, k, k) or (1, Cout, Cin, k, k)
+      const int64_t k = w[w.rank() - 1] * w[w.rank() - 2] * w[w.rank() - 3];
+      return 2.0 * static_cast<double>(o.numel()) * static_cast<double>(k);
+    }
+    case OpKind::kConvTranspose2d: {
+      const Shape& x = tensors_[n.in[0]].shape;
+      const Shape& w = n.weight.shape;
+      const int64_t cout = w[w.rank() - 4], k = w[w.rank() - 1] * w[w.rank() - 2];
+      return 2.0 * static_cast<double>(x.numel()) * static_cast<double>(cout * k);
+    }
+    case OpKind::kLinear:
+    case OpKind::kModStyle:
+      return 2.0 * static_cast<double>(o.numel()) * static_cast<double>(n.weight.shape[1]);
+    // Element-wise and data movement: no multiply-accumulates counted (kAdd's scaled
+    // sum, kConcat, kUpsampleNearest, kPixelUnshuffle, activations, crops, masks).
+    default:
+      return 0;
+  }
+}
+
 double Graph::Flops() const {
   double f = 0;
-  for (const Node& n : nodes_) {
-    const Shape& o = tensors_[n.out].shape;
-    switch (n.kind) {
-      case OpKind::kModConv1x1:
-      case OpKind::kConv2d: {
-        const Shape& w = n.weight.shape;  // (Cout, Cin, k, k) or (1, Cout, Cin, k, k)
-        const int64_t k = w[w.rank() - 1] * w[w.rank() - 2] * w[w.rank() - 3];
-        f += 2.0 * o.numel() * k;
-        break;
-      }
-      case OpKind::kConvTranspose2d: {
-        const Shape& x = tensors_[n.in[0]].shape;
-        const Shape& w = n.weight.shape;
-        const int64_t cout = w[w.rank() - 4], k = w[w.rank() - 1] * w[w.rank() - 2];
-        f += 2.0 * x.numel() * cout * k;
-        break;
-      }
-      case OpKind::kLinear:
-      case OpKind::kModStyle:
-        f += 2.0 * o.numel() * n.weight.shape[1];
-        break;
-      // Element-wise and data movement: no multiply-accumulates counted (kAdd's scaled
-      // sum, kConcat, kUpsampleNearest, kPixelUnshuffle, activations, crops, masks).
-      default:
-        break;
-    }
-  }
+  for (size_t i = 0; i < nodes_.size(); ++i) f += NodeFlops(i);
   return f;
 }
 
 // Every input read once and the output written once: exact for the copies (kConcat reads
 // each input once, kUpsampleNearest reads x once and writes f^2 times as much,
 // kPixelUnshuffle reads and writes the same count) and for the element-wise ops.
-double Graph::BytesMoved(size_t act_elem_bytes) const {
+double Graph::NodeBytes(size_t node, size_t act_elem_bytes) const {
+  GPEN_CHECK(node < nodes_.size());
   auto bytes = [&](int t) {
     const size_t es = tensors_[t].cls == TensorClass::kAlwaysFp32 ? 4 : act_elem_bytes;
     return static_cast<double>(tensors_[t].shape.numel()) * static_cast<double>(es);
   };
+  const Node& n = nodes_[node];
+  double b = bytes(n.out);
+  for (int t : n.in) b += bytes(t);
+  if (n.weight.valid()) b += 4.0 * static_cast<double>(n.weight.numel());
+  if (n.bias.valid()) b += 4.0 * static_cast<double>(n.bias.numel());
+  return b;
+}
+
+double Graph::BytesMoved(size_t act_elem_bytes) const {
   double b = 0;
-  for (const Node& n : nodes_) {
-    for (int t : n.in) b += bytes(t);
-    b += bytes(n.out);
-    if (n.weight.valid()) b += 4.0 * static_cast<double>(n.weight.numel());
-    if (n.bias.valid()) b += 4.0 * static_cast<double>(n.bias.numel());
-  }
+  for (size_t i = 0; i < nodes_.size(); ++i) b += NodeBytes(i, act_elem_bytes);
   return b;
 }
 

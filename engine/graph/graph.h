@@ -155,10 +155,14 @@ class Graph {
   // Output tensors by name ("image", "latent", "ecd3", ...), in the order marked.
   int FindOutput(const std::string& name) const;
   const std::vector<int>& outputs() const { return outputs_; }
-  // Multiply-accumulate count x 2 of the whole graph (for GFLOP/s).
+  // Multiply-accumulate count x 2 of the whole graph (for GFLOP/s): the sum of NodeFlops.
   double Flops() const;
-  // Bytes every node reads and writes (activations and weights), a lower bound on traffic.
+  // Bytes every node reads and writes (activations and weights), a lower bound on traffic:
+  // the sum of NodeBytes.
   double BytesMoved(size_t act_elem_bytes) const;
+  // The same for one node (per-op profiles: gpen bench --profile).
+  double NodeFlops(size_t node) const;
+  double NodeBytes(size_t node, size_t act_elem_bytes) const;
 
  private:
   void CheckGroups(const Node& n, const Shape& out) const;
