@@ -58,7 +58,7 @@ TEST_CASE("detect: DetectionScale is upstream's 'max side > 1500 -> 1000' rule")
   CHECK(big.h == 500);  // round(1501 / 3) = round(500.33)
   const DetectionSize tall = DetectionScale(4000, 2250);
   CHECK(tall.h == 1000);
-  CHECK(tall.w == 562);  // 562.5 rounds to even, as cvRound
+  CHECK(tall.w == 562);                                  // 562.5 rounds to even, as cvRound
   const DetectionSize strip = DetectionScale(1, 20000);  // 0.05 rows: kept at one
   CHECK(strip.h == 1);
   CHECK(strip.w == 1000);
