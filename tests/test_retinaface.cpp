@@ -18,8 +18,8 @@
 #include "image/image.h"
 #include "net/registry.h"
 #include "net/retinaface_net.h"
-#include "net_helpers.h"
 #include "npy.h"
+#include "retinaface_helpers.h"
 
 using namespace gpen;
 using namespace gpen::test;
@@ -39,28 +39,6 @@ std::shared_ptr<const RetinaFaceNetwork> LoadMnet() {
   REQUIRE_MESSAGE(w.ok(), w.status().ToString());
   return std::make_shared<const RetinaFaceNetwork>(
       std::make_shared<const RetinaFaceWeights>(std::move(w).value()));
-}
-
-DetectorHeads Run(std::shared_ptr<const RetinaFaceNetwork> net, const std::vector<float>& x,
-                  int64_t h, int64_t w) {
-  auto d = RetinaFaceDetector::Create(std::move(net), h, w, Device::kCpu, {});
-  REQUIRE_MESSAGE(d.ok(), d.status().ToString());
-  auto r = d.value()->RunHeads(x.data());
-  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-  return std::move(r).value();
-}
-
-void CheckHeads(const std::string& what, const DetectorHeads& got, const DetectorHeads& want,
-                const Tolerance& tol) {
-  const int64_t p = want.priors;
-  REQUIRE(got.priors == p);
-  for (auto [name, a, b, k] : {std::tuple{"loc", &got.loc, &want.loc, kRetinaFaceLoc},
-                               std::tuple{"conf", &got.conf, &want.conf, kRetinaFaceConf},
-                               std::tuple{"landms", &got.landms, &want.landms, kRetinaFaceLandm}}) {
-    const CompareResult c = Compare(what + " " + name, *a, {p, k}, *b, {p, k}, tol);
-    MESSAGE(c.message);
-    CHECK_MESSAGE(c.ok, c.message);
-  }
 }
 
 // The BN module of a conv_bn convolution in mobilenet0.25's names: the Sequential index
@@ -90,7 +68,7 @@ TEST_CASE("retinaface fixture: CPU heads and priors against upstream (mobilenet0
   REQUIRE(io.ok());
   std::vector<float> x(static_cast<size_t>(io->in_numel()));
   net->Preprocess(img.value(), io.value(), x.data());
-  const DetectorHeads got = Run(net, x, h, w);
+  const DetectorHeads got = RunHeads(net, Device::kCpu, x, h, w);
 
   auto loc = ReadNpy(dir + "/loc.npy");
   auto conf = ReadNpy(dir + "/conf.npy");
@@ -177,7 +155,8 @@ TEST_CASE("retinaface folding: a folded model built from the BN model gives the 
   const std::vector<float> x = RandomDetectorInput(3 * h * w, 5);
   // Both fold in double and round each weight once: the same floats, the same sums; 1e-6
   // relative allows the two folds to differ in the last bit of a weight.
-  CheckHeads("folded vs BN", Run(folded_net, x, h, w), Run(bn_net, x, h, w), {1e-5, 1e-5, 1e-6});
+  CheckHeads("folded vs BN", RunHeads(folded_net, Device::kCpu, x, h, w),
+             RunHeads(bn_net, Device::kCpu, x, h, w), {1e-5, 1e-5, 1e-6});
 }
 
 TEST_CASE("retinaface resnet50: random weights run at an odd size with upstream's shapes") {
@@ -188,7 +167,7 @@ TEST_CASE("retinaface resnet50: random weights run at an odd size with upstream'
   const std::shared_ptr<const RetinaFaceNetwork> rf = as.value();
   CHECK_FALSE(AsRetinaFace(NetworkForArch("rrdb-tiny", 0, true).value()).ok());
   const int64_t h = 97, w = 131;
-  const DetectorHeads r = Run(rf, RandomDetectorInput(3 * h * w, 9), h, w);
+  const DetectorHeads r = RunHeads(rf, Device::kCpu, RandomDetectorInput(3 * h * w, 9), h, w);
   // Levels of 13 x 17, 7 x 9 and 4 x 5 positions, 2 anchors each.
   CHECK(r.priors == 2 * (13 * 17 + 7 * 9 + 4 * 5));
   CHECK(r.loc.size() == static_cast<size_t>(r.priors * 4));

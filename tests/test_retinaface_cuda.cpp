@@ -22,40 +22,19 @@
 #include "fixtures.h"
 #include "net/registry.h"
 #include "net/retinaface_net.h"
-#include "net_helpers.h"
+#include "retinaface_helpers.h"
 
 using namespace gpen;
 using namespace gpen::test;
 
 namespace {
 
-DetectorHeads Run(const std::shared_ptr<const RetinaFaceNetwork>& net, Device d,
-                  const std::vector<float>& x, int64_t h, int64_t w,
-                  Precision p = Precision::kFp32) {
-  BackendOptions o;
-  o.precision = p;
-  auto det = RetinaFaceDetector::Create(net, h, w, d, o);
-  REQUIRE_MESSAGE(det.ok(), det.status().ToString());
-  auto r = det.value()->RunHeads(x.data());
-  REQUIRE_MESSAGE(r.ok(), r.status().ToString());
-  return std::move(r).value();
-}
-
 void CudaAgainstCpu(const std::string& what, const std::shared_ptr<const RetinaFaceNetwork>& net,
                     int64_t h, int64_t w, Precision prec = Precision::kFp32,
                     Tolerance tol = {1e-4, 1e-4, 1e-5}) {
   const std::vector<float> x = RandomDetectorInput(3 * h * w, 11);
-  const DetectorHeads want = Run(net, Device::kCpu, x, h, w);
-  const DetectorHeads got = Run(net, Device::kCuda, x, h, w, prec);
-  REQUIRE(got.priors == want.priors);
-  const int64_t p = want.priors;
-  for (auto [name, a, b, k] : {std::tuple{"loc", &got.loc, &want.loc, kRetinaFaceLoc},
-                               std::tuple{"conf", &got.conf, &want.conf, kRetinaFaceConf},
-                               std::tuple{"landms", &got.landms, &want.landms, kRetinaFaceLandm}}) {
-    const CompareResult c = Compare(what + " " + name, *a, {p, k}, *b, {p, k}, tol);
-    MESSAGE(c.message);
-    CHECK_MESSAGE(c.ok, c.message);
-  }
+  CheckHeads(what, RunHeads(net, Device::kCuda, x, h, w, prec),
+             RunHeads(net, Device::kCpu, x, h, w), tol);
 }
 
 std::shared_ptr<const RetinaFaceNetwork> Preset(const std::string& arch, uint64_t seed) {
