@@ -44,6 +44,7 @@ Status BatchRunner::Replan(int64_t budget, bool measured, const std::string& sou
   }
   GPEN_ASSIGN_OR_RETURN(plan_, ChooseRunPlan(*network_, io_, req));
   if (!options_.quiet) std::fprintf(stderr, "%s", plan_.Describe().c_str());
+  EmitPlan(options_.events, "restore", plan_.Json());
   return Status::Ok();
 }
 
@@ -104,6 +105,9 @@ Status BatchRunner::Run(const TensorView& in, const TensorView& out) {
                    "needed, at most what is free now) and retrying this batch\n",
                    st.message().c_str(), FormatBytes(budget).c_str(), kReplanFraction * 100,
                    FormatBytes(std::min(plan_.budget, SmallestBudgetFor(plan_.total))).c_str());
+      EmitNotice(options_.events, "out of memory: " + st.message() +
+                                      "; the engine planned again for " + FormatBytes(budget) +
+                                      " and is retrying this batch");
       // A measured budget stays measured: the context it would count is already spent.
       GPEN_TRY(Replan(budget, options_.budget == 0, "re-planned after an allocation failed"));
       continue;  // nothing of this chunk was written; run it again

@@ -16,6 +16,7 @@
 
 #include "core/tensor_view.h"
 #include "net/network.h"
+#include "pipeline/events.h"
 #include "run_plan.h"
 #include "session.h"
 
@@ -32,6 +33,7 @@ struct BatchRunnerOptions {
   bool quiet = false;
   int64_t image_batches = 1;  // batches of host image buffers the caller keeps alive
   int64_t decode_bytes = 0;   // the most decoding one input holds (RunPlan's CPU line)
+  RunEventSink events;        // the plan and re-plan notices (pipeline/events.h)
 };
 
 class BatchRunner {

@@ -9,12 +9,17 @@
 #           Debian's python3-onnx for Debian's python3, else `pip install onnx`),
 #           and atheris if a wheel exists (optional: the converter's fuzzer)
 #           pip (python3-pip) when missing: the numpy install and tools/fetch_models.sh
+#   gpen serve: libcpp-httplib-dev (its HTTP server); chromium, chromium-driver and
+#           python3-selenium drive the page in a real headless browser in its test
+#           (tests/py/serve_browser.py runs under Debian's /usr/bin/python3, which has
+#           python3-selenium, whatever python3 is first on PATH)
 # The CUDA toolkit and cuDNN are not installed here: the build uses them when nvcc
 # is present and builds the CPU backend alone otherwise.
 set -euo pipefail
 
 pkgs=(cmake g++ make pkg-config nlohmann-json3-dev libopenblas-dev libstb-dev doctest-dev
-      clang libclang-rt-14-dev python3)
+      clang libclang-rt-14-dev python3
+      libcpp-httplib-dev chromium chromium-driver python3-selenium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -87,7 +87,10 @@ Result<PixelImage> ImageJobRunner::RunPass(size_t pass, const TileSource& src, i
     GPEN_ASSIGN_OR_RETURN(TilePlan plan,
                           ChooseTilePlan(net, io, want, req, pass == 0 ? 12 : 3, alpha));
     const std::string text = (pass_name.empty() ? "" : pass_name + ":\n") + plan.Describe();
-    if (text != last_plan_) std::fprintf(stderr, "%s", text.c_str());
+    if (text != last_plan_) {
+      std::fprintf(stderr, "%s", text.c_str());
+      EmitPlan(o_.events, "background", plan.Json());
+    }
     last_plan_ = text;
     TiledRunOptions ro;
     ro.device = o_.device;
@@ -98,6 +101,7 @@ Result<PixelImage> ImageJobRunner::RunPass(size_t pass, const TileSource& src, i
     }
     double last_print = -1;
     ro.progress = [&](const TileProgress& p) {
+      EmitProgress(o_.events, "tile", p.done, p.total, p.elapsed_s);
       if (p.total < 2 || (p.done < p.total && p.elapsed_s - last_print < 1.0)) return;
       last_print = p.elapsed_s;
       const double left =
@@ -125,6 +129,9 @@ Result<PixelImage> ImageJobRunner::RunPass(size_t pass, const TileSource& src, i
     }
     std::fprintf(stderr, "notice: %s\nnotice: planning again for %s and retrying this pass\n",
                  r.status().message().c_str(), FormatBytes(replanned).c_str());
+    EmitNotice(o_.events, "out of memory: " + r.status().message() +
+                              "; the engine planned again for " + FormatBytes(replanned) +
+                              " and is running this pass again in smaller tiles");
   }
 }
 

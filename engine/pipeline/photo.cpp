@@ -68,6 +68,7 @@ class PhotoRunner {
     PrintStages();
     PipelineResult r;
     r.failed = failed_;
+    r.first_failure = first_failure_;
     r.written = static_cast<int64_t>(jobs_.size()) - failed_;
     r.seconds = Seconds(t0);
     return r;
@@ -79,6 +80,7 @@ class PhotoRunner {
   }
   void Fail(size_t j, const char* what, const Status& st) {
     std::fprintf(stderr, "%s %s: %s\n", Label(j).c_str(), what, st.ToString().c_str());
+    if (failed_ == 0) first_failure_ = st;
     ++failed_;
     ok_[j] = false;
   }
@@ -114,6 +116,8 @@ class PhotoRunner {
       found_[j] = std::move(faces).value();
       ok_[j] = true;
       total_faces_ += static_cast<int64_t>(found_[j].size());
+      EmitFaces(o_.run.events, static_cast<int64_t>(found_[j].size()), img->width, img->height,
+                Seconds(t0));
       std::fprintf(stderr, "%s %s: %lldx%lld, %zu face%s\n", Label(j).c_str(), jobs_[j].in.c_str(),
                    static_cast<long long>(img->width), static_cast<long long>(img->height),
                    found_[j].size(), found_[j].size() == 1 ? "" : "s");
@@ -121,6 +125,8 @@ class PhotoRunner {
     std::fprintf(stderr, "faces: %lld in %zu photo%s (detection %.2f s)\n",
                  static_cast<long long>(total_faces_), jobs_.size(), jobs_.size() == 1 ? "" : "s",
                  stages_.detect);
+    EmitStage(o_.run.events, "decode", stages_.decode);
+    EmitStage(o_.run.events, "detect", stages_.detect);
     return Status::Ok();
   }
 
@@ -138,6 +144,8 @@ class PhotoRunner {
     }
     while (!queue_.empty()) GPEN_TRY(RunBatch());
     FinishDone();
+    EmitStage(o_.run.events, "align", stages_.align);
+    EmitStage(o_.run.events, "restore", stages_.restore);
     return Status::Ok();
   }
 
@@ -155,6 +163,7 @@ class PhotoRunner {
     ro.image_batches = 2;  // the batch's crops and its outputs
     // Decoding one photo while the other pending photos are held.
     ro.decode_bytes = decode_bytes_ + (kMaxPendingPhotos - 1) * held_bytes_;
+    ro.events = o_.run.events;
     GPEN_ASSIGN_OR_RETURN(runner_, BatchRunner::Create(nets_.restorer, io_, ro));
     return Status::Ok();
   }
@@ -176,6 +185,7 @@ class PhotoRunner {
       if (!al.ok()) {
         std::fprintf(stderr, "%s notice: a face at (%.0f, %.0f) is left as it is: %s\n",
                      Label(j).c_str(), box.x1, box.y1, al.status().message().c_str());
+        EmitNotice(o_.run.events, "a face is left as it is: " + al.status().message());
         continue;
       }
       FaceWork f;
@@ -217,6 +227,8 @@ class PhotoRunner {
     }
     queue_.erase(queue_.begin(), queue_.begin() + n);
     stages_.restore += Seconds(t0);
+    restored_ += n;
+    EmitProgress(o_.run.events, "batch", restored_, total_faces_, stages_.restore);
     ++stages_.batches;
     return Status::Ok();
   }
@@ -239,6 +251,7 @@ class PhotoRunner {
     if (p.faces.empty()) {
       std::fprintf(stderr, "%s notice: no face found in %s: writing the %s photo\n",
                    Label(j).c_str(), jobs_[j].in.c_str(), o_.upscale > 1 ? "upscaled" : "");
+      EmitNotice(o_.run.events, "no face found: the photo is written without restored faces");
     }
     auto bg = Background(p.photo, Label(j));
     if (!bg.ok()) {
@@ -247,6 +260,7 @@ class PhotoRunner {
     }
     PixelImage canvas = std::move(bg).value();
     stages_.background += Seconds(t0);
+    EmitStage(o_.run.events, "background", Seconds(t0));
     const auto t1 = Clock::now();
     const double s = o_.upscale;
     std::vector<PasteFace> faces;
@@ -256,11 +270,13 @@ class PhotoRunner {
     }
     PasteFaces(&canvas, faces, PasteOptions{o_.alpha, s});
     stages_.paste += Seconds(t1);
+    EmitStage(o_.run.events, "paste", Seconds(t1));
     const auto t2 = Clock::now();
     Status st = SaveFaces(p);
     if (st.ok()) st = CheckOutputTarget(jobs_[j].out);
     if (st.ok()) st = SavePixels(jobs_[j].out, canvas);  // whole or absent
     stages_.write += Seconds(t2);
+    EmitStage(o_.run.events, "write", Seconds(t2));
     if (!st.ok()) {
       Fail(j, "failed", st);
       return;
@@ -353,7 +369,8 @@ class PhotoRunner {
   const PhotoOptions& o_;
   std::vector<std::vector<FaceBox>> found_;
   std::vector<bool> ok_;
-  int64_t total_faces_ = 0, decode_bytes_ = 0, held_bytes_ = 0, failed_ = 0;
+  int64_t total_faces_ = 0, restored_ = 0, decode_bytes_ = 0, held_bytes_ = 0, failed_ = 0;
+  Status first_failure_;
   IoSpec io_;
   std::unique_ptr<BatchRunner> runner_;
   std::deque<std::unique_ptr<PendingPhoto>> pending_;

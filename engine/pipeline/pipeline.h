@@ -31,6 +31,7 @@
 #include "core/status.h"
 #include "image/image.h"
 #include "net/network.h"
+#include "pipeline/events.h"
 #include "pipeline/jobs.h"
 #include "tiling/tiled_image.h"
 
@@ -49,11 +50,13 @@ struct PipelineOptions {
   std::string save_tiles_dir;  // every tile's output as tile_<row>_<col>.png
   double outscale = 0;         // > 0: the output is this many times the input's size
   bool hf_suppress = false;
+  RunEventSink events;  // plans, tiles, stages, notices (gpen serve); empty: stderr only
 };
 
 struct PipelineResult {
   int64_t written = 0, failed = 0;
   double seconds = 0;
+  Status first_failure;  // why the first failed job failed (ok when none did)
 };
 
 // `networks`: one, or several fully convolutional ones run in sequence.
