@@ -46,9 +46,11 @@ if want 3; then
   echo "== 3/5 AddressSanitizer + UBSan (the emulated CUDA backend included)"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPEN_CUDASIM=ON -DGPEN_SANITIZE=ON >/dev/null
   cmake --build build-asan -j "$jobs" --target gpen_tests gpen cudasim_tests
-  # The converter is Python, and one reordered kernel run (shuffled) is enough here.
+  # The converter is Python, one reordered kernel run (shuffled) is enough here, and the
+  # browser test drives the same server code as the API test (chromium under a sanitized
+  # server only slows it).
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j 1 -E "^(converter|gpu_ops_reverse)$"
+    ctest --test-dir build-asan --output-on-failure -j 1 -E "^(converter|gpu_ops_reverse|serve_browser)$"
   stamp
 fi
 
