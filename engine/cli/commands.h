@@ -15,5 +15,6 @@ Status CmdUpscale(int argc, char** argv, int* failed);
 Status CmdBench(int argc, char** argv);
 Status CmdPlan(int argc, char** argv);
 Status CmdDetect(int argc, char** argv);
+Status CmdServe(int argc, char** argv);
 
 }  // namespace gpen::cli

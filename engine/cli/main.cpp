@@ -110,7 +110,8 @@ void Usage() {
       "  detect                find faces: boxes, scores and 5 landmarks (RetinaFace)\n"
       "  upscale               enlarge images with an RRDBNet model (Real-ESRGAN)\n"
       "  bench                 time a forward pass (random weights by default)\n"
-      "  plan                  choose batch and tiles for a memory budget, print the peak\n\n"
+      "  plan                  choose batch and tiles for a memory budget, print the peak\n"
+      "  serve                 a web page and HTTP API that restore uploaded photos\n\n"
       "Run 'gpen COMMAND --help' for the flags of a command.\n"
       "Model files come from upstream checkpoints: tools/convert.py IN.pth OUT.safetensors\n");
 }
@@ -139,6 +140,7 @@ int main(int argc, char** argv) {
     if (cmd == "bench") return Report(gpen::cli::CmdBench(argc - 2, argv + 2));
     if (cmd == "plan") return Report(gpen::cli::CmdPlan(argc - 2, argv + 2));
     if (cmd == "detect") return Report(gpen::cli::CmdDetect(argc - 2, argv + 2));
+    if (cmd == "serve") return Report(gpen::cli::CmdServe(argc - 2, argv + 2));
     if (cmd == "enhance") {
       int failed = 0;
       const int rc = Report(gpen::cli::CmdEnhance(argc - 2, argv + 2, &failed));

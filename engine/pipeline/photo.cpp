@@ -144,8 +144,6 @@ class PhotoRunner {
     }
     while (!queue_.empty()) GPEN_TRY(RunBatch());
     FinishDone();
-    EmitStage(o_.run.events, "align", stages_.align);
-    EmitStage(o_.run.events, "restore", stages_.restore);
     return Status::Ok();
   }
 
@@ -247,6 +245,9 @@ class PhotoRunner {
   // Background, paste-back and the write of one photo whose faces are all restored.
   void Finish(PendingPhoto& p) {
     const size_t j = p.job;
+    // The run's align and restore time so far (batches mix the faces of several photos).
+    EmitStage(o_.run.events, "align", stages_.align);
+    EmitStage(o_.run.events, "restore", stages_.restore);
     const auto t0 = Clock::now();
     if (p.faces.empty()) {
       std::fprintf(stderr, "%s notice: no face found in %s: writing the %s photo\n",
