@@ -17,8 +17,6 @@
 #include "cli/device_select.h"
 #include "cli/run_command.h"
 #include "core/parallel.h"
-#include "face/face_detector.h"
-#include "net/registry.h"
 #include "pipeline/photo.h"
 #include "run_plan.h"
 
@@ -44,20 +42,6 @@ void AddPhotoFlags(Args& a) {
             "only faces go through networks; the background is the photo resized (bicubic)")
       .Flag("--save-faces", true, "also write each face as a (crop | restored) pair here");
   AddTileFlags(a);
-}
-
-// The detector: --detector, or the default file.
-Result<std::shared_ptr<const RetinaFaceNetwork>> Detector(const Args& a) {
-  std::string path = a.Get("--detector");
-  if (path.empty()) path = FindDefaultModel(kDefaultDetector);
-  if (path.empty()) {
-    return InvalidArgument(
-        "gpen enhance: no face detector: --detector is not given and models/" +
-            std::string(kDefaultDetector) + " is not found",
-        "run tools/fetch_models.sh (it converts the pinned RetinaFace), give --detector "
-        "MODEL, or pass --aligned for face crops");
-  }
-  return LoadDetector("--detector", path);
 }
 
 // The background and its upscaler, from --bg-upsampler, --upscaler, --upscale.
@@ -89,13 +73,7 @@ Status ChooseBackground(const Args& a, PhotoOptions* po, PhotoNetworks* nets) {
                  kDefaultUpscaler);
     return Status::Ok();
   }
-  GPEN_ASSIGN_OR_RETURN(nets->upscaler, LoadNetwork(path));
-  if (!nets->upscaler->FullyConvolutional()) {
-    return InvalidArgument("--upscaler " + path + " is a " + nets->upscaler->family() +
-                               " model, not an image upscaler",
-                           "give an RRDBNet model (tools/fetch_models.sh converts Real-ESRGAN)");
-  }
-  std::fprintf(stderr, "upscaler: %s\n", nets->upscaler->Describe().c_str());
+  GPEN_ASSIGN_OR_RETURN(nets->upscaler, LoadUpscaler(path));
   po->background = Background::kUpscaler;
   return Status::Ok();
 }
@@ -127,15 +105,9 @@ Status RunPhotoFiles(const RunCommand& c, const Args& a, int* failed) {
   if (jobs.empty()) return Status::Ok();
   if (po.run.device == Device::kCpu) GPEN_TRY(StartCpuThreads(po.run.threads));
   PhotoNetworks nets;
-  GPEN_ASSIGN_OR_RETURN(nets.restorer, LoadNetwork(a.Get("--model")));
-  if (nets.restorer->family() != "gpen") {
-    return InvalidArgument("--model " + a.Get("--model") + " is a " + nets.restorer->family() +
-                               " model; gpen enhance restores faces with a GPEN model",
-                           "an RRDBNet model goes to --upscaler, a RetinaFace to --detector");
-  }
-  std::fprintf(stderr, "model: %s\n", nets.restorer->Describe().c_str());
-  GPEN_ASSIGN_OR_RETURN(nets.detector, Detector(a));
-  std::fprintf(stderr, "detector: %s\n", nets.detector->Describe().c_str());
+  GPEN_ASSIGN_OR_RETURN(nets.restorer, LoadRestorer("gpen enhance", a.Get("--model")));
+  GPEN_ASSIGN_OR_RETURN(nets.detector, LoadPhotoDetector("gpen enhance", a.Get("--detector"),
+                                                         ", or pass --aligned for face crops"));
   GPEN_TRY(ChooseBackground(a, &po, &nets));
   GPEN_ASSIGN_OR_RETURN(PipelineResult r, RunPhotos(nets, jobs, po));
   *failed = static_cast<int>(r.failed);

@@ -21,8 +21,6 @@
 #include "cli/default_models.h"
 #include "cli/device_select.h"
 #include "core/parallel.h"
-#include "face/face_detector.h"
-#include "net/registry.h"
 #include "serve/api.h"
 #include "serve/http_server.h"
 #include "serve/shutdown_signal.h"
@@ -95,22 +93,8 @@ Status LoadModels(const Args& a, PhotoNetworks* nets) {
   if (a.Get("--model").empty()) {
     return InvalidArgument("gpen serve: --model is required", "see gpen serve --help");
   }
-  GPEN_ASSIGN_OR_RETURN(nets->restorer, LoadNetwork(a.Get("--model")));
-  if (nets->restorer->family() != "gpen") {
-    return InvalidArgument("--model " + a.Get("--model") + " is a " + nets->restorer->family() +
-                               " model; gpen serve restores faces with a GPEN model",
-                           "an RRDBNet model goes to --upscaler, a RetinaFace to --detector");
-  }
-  std::fprintf(stderr, "model: %s\n", nets->restorer->Describe().c_str());
-  std::string det = a.Get("--detector");
-  if (det.empty()) det = FindDefaultModel(kDefaultDetector);
-  if (det.empty()) {
-    return InvalidArgument("gpen serve: no face detector: --detector is not given and models/" +
-                               std::string(kDefaultDetector) + " is not found",
-                           "run tools/fetch_models.sh, or give --detector MODEL");
-  }
-  GPEN_ASSIGN_OR_RETURN(nets->detector, LoadDetector("--detector", det));
-  std::fprintf(stderr, "detector: %s\n", nets->detector->Describe().c_str());
+  GPEN_ASSIGN_OR_RETURN(nets->restorer, LoadRestorer("gpen serve", a.Get("--model")));
+  GPEN_ASSIGN_OR_RETURN(nets->detector, LoadPhotoDetector("gpen serve", a.Get("--detector"), ""));
   std::string up = a.Get("--upscaler");
   if (up.empty()) up = FindDefaultModel(kDefaultUpscaler);
   if (up.empty()) {
@@ -120,13 +104,7 @@ Status LoadModels(const Args& a, PhotoNetworks* nets) {
                  kDefaultUpscaler);
     return Status::Ok();
   }
-  GPEN_ASSIGN_OR_RETURN(nets->upscaler, LoadNetwork(up));
-  if (!nets->upscaler->FullyConvolutional()) {
-    return InvalidArgument(
-        "--upscaler " + up + " is a " + nets->upscaler->family() + " model, not an image upscaler",
-        "give an RRDBNet model (tools/fetch_models.sh converts Real-ESRGAN)");
-  }
-  std::fprintf(stderr, "upscaler: %s\n", nets->upscaler->Describe().c_str());
+  GPEN_ASSIGN_OR_RETURN(nets->upscaler, LoadUpscaler(up));
   return Status::Ok();
 }
 

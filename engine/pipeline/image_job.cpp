@@ -51,15 +51,15 @@ Result<TileRequest> ImageJobRunner::Smaller(const Network& net, const IoSpec& io
                 "give a smaller --tile-pad, --precision fp16, or free memory");
 }
 
-PlanRequest ImageJobRunner::BaseRequest(const Network& net) const {
+PlanRequest BasePlanRequest(const PipelineOptions& o, const Network& net) {
   PlanRequest req;
-  req.device = o_.device;
-  req.precision = o_.precision;
-  req.budget = o_.budget;
-  req.threads = o_.threads;
+  req.device = o.device;
+  req.precision = o.precision;
+  req.budget = o.budget;
+  req.threads = o.threads;
   // Decoding ends before a pass begins, and what it leaves, the image, is the tile
   // plan's "input image" line: decoding is not a line here.
-  if (o_.device == Device::kCpu) {
+  if (o.device == Device::kCpu) {
     req.limit = CpuAddressSpaceLimit(net.store().total_params() * 4);
     req.limit_source = "the address-space limit (ulimit -v)";
   }
@@ -77,7 +77,7 @@ Result<PixelImage> ImageJobRunner::RunPass(size_t pass, const TileSource& src, i
                                     : "";
   int64_t replanned = 0;  // a budget re-planned after an allocation failed (0: none)
   for (;;) {
-    PlanRequest req = BaseRequest(net);
+    PlanRequest req = BasePlanRequest(o_, net);
     if (replanned > 0) {
       req.budget = replanned;
       req.budget_measured = true;  // what is free now: a CUDA context is already spent

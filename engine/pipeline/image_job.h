@@ -15,6 +15,10 @@
 
 namespace gpen {
 
+// The plan request of a run of `net` with options `o`: device, precision, budget,
+// threads and, on the CPU, the address-space limit (also gpen serve's plans).
+PlanRequest BasePlanRequest(const PipelineOptions& o, const Network& net);
+
 class ImageJobRunner {
  public:
   ImageJobRunner(std::vector<std::shared_ptr<const Network>> nets, const PipelineOptions& o)
@@ -25,7 +29,6 @@ class ImageJobRunner {
  private:
   Result<PixelImage> RunPass(size_t pass, const TileSource& src, int64_t h, int64_t w,
                              const std::string& label);
-  PlanRequest BaseRequest(const Network& net) const;
   // Memory free now for a re-plan (0 when it cannot be measured).
   int64_t MeasureFree(const Network& net) const;
   // After `failed` ran out of memory, for tiles or a batch the user fixed: fewer tiles

@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "image/image.h"
+#include "pipeline/image_job.h"
 #include "run_plan.h"
 #include "serve/temp_folder.h"
 #include "tiling/tiled_image.h"
@@ -85,26 +86,12 @@ Result<int64_t> PlanInt(const Fields& f, const std::string& name, int64_t lo, in
   return n;
 }
 
-// The plan request of a run with these options (as BatchRunner and ImageJobRunner make it).
-PlanRequest BaseRequest(const PipelineOptions& run, const Network& net) {
-  PlanRequest req;
-  req.device = run.device;
-  req.precision = run.precision;
-  req.budget = run.budget;
-  req.threads = run.threads;
-  if (run.device == Device::kCpu) {
-    req.limit = CpuAddressSpaceLimit(net.store().total_params() * 4);
-    req.limit_source = "the address-space limit (ulimit -v)";
-  }
-  return req;
-}
-
 // The restorer's plan for `faces` faces of a w x h photo, as the photo pipeline's
 // BatchRunner makes it (the decoding of the photo estimated from its size).
 Result<RunPlan> RestorePlan(const Network& net, const PipelineOptions& run, int64_t w, int64_t h,
                             int64_t faces) {
   GPEN_ASSIGN_OR_RETURN(IoSpec io, net.Io(512, 512));  // a fixed-size network: any photo size
-  PlanRequest req = BaseRequest(run, net);
+  PlanRequest req = BasePlanRequest(run, net);
   req.faces = faces;
   req.fixed_batch = run.fixed_batch;
   req.image_batches = 2;
@@ -119,7 +106,7 @@ Result<RunPlan> RestorePlan(const Network& net, const PipelineOptions& run, int6
 Result<TilePlan> BackgroundPlan(const Network& up, const PipelineOptions& run,
                                 const RunPlan& restore, int64_t w, int64_t h) {
   GPEN_ASSIGN_OR_RETURN(IoSpec io, up.Io(h, w));
-  PlanRequest base = BaseRequest(run, up);
+  PlanRequest base = BasePlanRequest(run, up);
   if (run.budget > 0) {
     int64_t used = restore.total;
     for (const MemoryLine& l : restore.lines) {
