@@ -5,7 +5,9 @@ fixture detector (at its fixture threshold) and the tiny x2 RRDB upscaler, and c
 a job's result is byte for byte what `gpen enhance` writes for the same photo and
 settings, and its event stream has the plan, faces, tile, stage and done events; bad
 uploads and requests get clear 4xx answers; 8 clients at once each get the result of
-their own photo; /api/plan creates no job; SIGTERM lets the running job finish, fails
+their own photo; a client that never reads its event stream, one that stops half-way
+through a request and one that vanishes mid-upload do not stall the queue; /api/plan
+creates no job; SIGTERM lets the running job finish, fails
 the queued one, exits 0 and removes the temporary folder; a non-loopback --host warns.
 
 Plain python3 with numpy and the standard library. Needs GPEN_BIN and
@@ -315,6 +317,35 @@ class ServeApi(unittest.TestCase):
         for i in range(len(inputs)):
             with open(os.path.join(ref_out, "p%d.png" % i), "rb") as f:
                 self.assertTrue(results[i] == f.read(), "client %d got another result" % i)
+
+    def test_slow_and_vanished_clients_do_not_stall_the_queue(self):
+        import socket
+        # A client that opens a job's event stream and never reads it, one that sends half
+        # a request and waits, and one that vanishes mid-upload: the queue goes on.
+        status, first, _ = self.srv.submit(self.photo_png, bg_upsampler="bicubic")
+        self.assertEqual(status, 202, first)
+        slow = socket.create_connection(("127.0.0.1", self.srv.port))
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+        slow.sendall(b"GET /api/jobs/%s/events HTTP/1.1\r\nHost: x\r\n\r\n" % first["id"].encode())
+        half = socket.create_connection(("127.0.0.1", self.srv.port))
+        half.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                     b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\n")
+        gone = socket.create_connection(("127.0.0.1", self.srv.port))
+        gone.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        gone.close()
+        try:
+            t0 = time.time()
+            status, second, _ = self.srv.submit(self.photo_png, bg_upsampler="bicubic")
+            self.assertEqual(status, 202, second)
+            for job in (first, second):
+                ev = self.srv.events(job["id"])
+                self.assertEqual(ev[-1][1], "done", ev[-1])
+            # Two small jobs take seconds; a stalled queue would wait for the 30 s socket
+            # timeouts (or forever).
+            self.assertLess(time.time() - t0, 25)
+        finally:
+            slow.close()
+            half.close()
 
     def test_plan_creates_no_job(self):
         before = os.listdir(self.server_folder())
