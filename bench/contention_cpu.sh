@@ -4,15 +4,18 @@
 #
 #   bench/contention_cpu.sh /path/to/GPEN-checkout [build-dir] [reps]
 #
+# Ours runs at --threads 1, at --threads <all cores> (fixed) and at the default (--threads 0:
+# the cores other processes leave free, core/cpu_load.h), interleaved.
 # "busy" rows run while `sh -c 'while :; do :; done'` spins (one core of work, as a
 # laptop's other programs); it is started before each busy run and killed after it,
 # and on any exit (trap). Ours: gpen bench --device cpu --iters 3 (median of 3 passes
 # after 1 warm-up) for GPEN-BFR-512, GPEN-BFR-256 and Real-ESRGAN x4plus at 64x64; each
-# configuration runs `reps` times (default 2) interleaved (t1 t2 t1 t2 ...), the table
+# configuration runs `reps` times (default 2) interleaved (t1 tN t0 t1 tN t0 ...), the table
 # shows the median of the runs. PyTorch: bench/torch_gpen_bench.py (upstream's
 # FullGenerator, OMP_WAIT_POLICY=PASSIVE, its best setting in the issue-3 table) and
-# bench/torch_rrdb_bench.py, once per row. The ratio is ours / PyTorch at the same load
-# and thread count (below 1: ours faster). Bounded: about 8 minutes on 2 cores.
+# bench/torch_rrdb_bench.py, once per row. The last ratio is ours (default threads) /
+# PyTorch (all cores) at the same load (below 1: ours faster). Bounded: about 11 minutes
+# on 2 cores at reps 2.
 set -euo pipefail
 up=${1:?usage: bench/contention_cpu.sh /path/to/GPEN-checkout [build-dir] [reps]}
 build=${2:-build}
@@ -58,23 +61,25 @@ torch_row() {  # LOAD THREADS ARCH
 }
 
 echo "# CPU under contention: $(lscpu | sed -n 's/^Model name: *//p'), $cores cores; $(date -u +%F)"
-echo "| model | load | ours --threads 1 ms | ours --threads $cores ms | PyTorch 1 thread ms | PyTorch $cores threads ms | ours $cores / ours 1 | ours / PyTorch ($cores threads) |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| model | load | ours --threads 1 ms | ours --threads $cores ms | ours default ms | PyTorch 1 thread ms | PyTorch $cores threads ms | ours default / ours 1 | ours default / PyTorch ($cores threads) |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for arch in bfr512 bfr256 realesrgan-x4plus; do
   extra=(--arch "$arch")
   [ "$arch" = realesrgan-x4plus ] && extra+=(--size 64x64)
   for load in idle busy; do
-    one=() all=()
+    one=() all=() dflt=()
     for _ in $(seq "$reps"); do
       one+=("$(ours "$load" 1 "${extra[@]}")")
       all+=("$(ours "$load" "$cores" "${extra[@]}")")
+      dflt+=("$(ours "$load" 0 "${extra[@]}")")
     done
     o1=$(printf '%s\n' "${one[@]}" | median)
     oa=$(printf '%s\n' "${all[@]}" | median)
+    od=$(printf '%s\n' "${dflt[@]}" | median)
     p1=$(torch_row "$load" 1 "$arch")
     pa=$(torch_row "$load" "$cores" "$arch")
-    r1=$(awk -v a="$oa" -v b="$o1" 'BEGIN { printf "%.2f", a / b }')
-    rp=$(awk -v a="$oa" -v b="$pa" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-    echo "| $arch | $load | $o1 ($(IFS=/; echo "${one[*]}")) | $oa ($(IFS=/; echo "${all[*]}")) | $p1 | $pa | $r1 | $rp |"
+    r1=$(awk -v a="$od" -v b="$o1" 'BEGIN { printf "%.2f", a / b }')
+    rp=$(awk -v a="$od" -v b="$pa" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+    echo "| $arch | $load | $o1 ($(IFS=/; echo "${one[*]}")) | $oa ($(IFS=/; echo "${all[*]}")) | $od ($(IFS=/; echo "${dflt[*]}")) | $p1 | $pa | $r1 | $rp |"
   done
 done

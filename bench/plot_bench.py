@@ -110,7 +110,7 @@ def point_label(row, skip=()):
     if has("budget_mib"):
         parts.append(f"{float(row['budget_mib']):g}M")
     if has("threads"):
-        parts.append(f"t{row['threads']}" if row["threads"] != "0" else "all cores")
+        parts.append(f"t{row['threads']}" if row["threads"] != "0" else "free cores")
     return " ".join(parts)
 
 

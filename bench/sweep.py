@@ -226,7 +226,8 @@ def mib_of(s):
 def torch_point(a, row, csv_path, log):
     """Upstream PyTorch at the point of one of our rows; appends its row to csv_path (valid=no
     when it fails). The row's point columns are copied from ours, so that the two pair up
-    (e.g. threads "0" and "" both mean all cores; GPEN's size column is our input size)."""
+    (e.g. threads "0" and "" both mean the default: ours the free cores, PyTorch all cores;
+    GPEN's size column is our input size)."""
     net, arch = row["net"], row["arch"]
     threads = row.get("threads") or "0"
     device = row.get("device") or a.device

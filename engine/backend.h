@@ -24,7 +24,7 @@ enum class Precision { kFp32, kFp16 };
 
 struct BackendOptions {
   Precision precision = Precision::kFp32;
-  int threads = 0;  // CPU: 0 = all cores
+  int threads = 0;  // CPU: 0 = the free cores (core/cpu_load.h)
   // CUDA: the most workspace any one convolution algorithm may use.
   int64_t conv_workspace_limit = int64_t{256} << 20;
   // CUDA: the workspace handed to cuBLAS.

@@ -71,8 +71,9 @@ struct PlanRequest {
   // A limit of this process the budget cannot exceed (0 = none), and what it is.
   int64_t limit = 0;
   std::string limit_source;
-  // CPU: the threads asked for (0 = all cores), for the OpenBLAS and process lines, and
-  // how many batches of image buffers are alive at once (enhance overlaps 3).
+  // CPU: the threads asked for (0 = one per core, the most auto uses), for the OpenBLAS
+  // and process lines, and how many batches of image buffers are alive at once (enhance
+  // overlaps 3).
   int threads = 0;
   int64_t image_batches = 1;
   // CPU: the most memory decoding one input image holds (ImageInfo::peak_bytes of the

@@ -105,7 +105,9 @@ void AddFlags(Args* a) {
       .Flag("--batch", true, "items (faces, images) per pass", "1")
       .Flag("--iters", true, "timed passes", "3")
       .Flag("--warmup", true, "untimed passes first", "1")
-      .Flag("--threads", true, "CPU threads (0 = all cores)", "0")
+      .Flag("--threads", true,
+            "CPU threads (0 = one per core that other processes leave free, measured as it runs)",
+            "0")
       .Flag("--seed", true, "seed of the random weights and input", "1")
       .Flag("--vram-budget", true,
             "plan batch and tiles for this budget (as enhance and upscale do) and time them")

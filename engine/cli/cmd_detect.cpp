@@ -90,7 +90,9 @@ Status CmdDetect(int argc, char** argv) {
       .Flag("--json", false, "print one JSON object")
       .Flag("--draw", true, "write the image with the faces drawn on it")
       .Flag("--device", true, "cpu, cuda or auto", "auto")
-      .Flag("--threads", true, "CPU threads (0 = all cores)", "0")
+      .Flag("--threads", true,
+            "CPU threads (0 = one per core that other processes leave free, measured as it runs)",
+            "0")
       .Flag("--max-pixels", true, "the largest input image decoded, in pixels",
             std::to_string(kDefaultMaxImagePixels))
       .Flag("-h,--help", false, "show this help");

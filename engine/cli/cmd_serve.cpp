@@ -48,7 +48,9 @@ void AddServeFlags(Args& a) {
       .Flag("--job-ttl", true, "seconds a finished job and its result are kept", "3600")
       .Flag("--device", true, "cpu, cuda or auto (the default of jobs that say auto)", "auto")
       .Flag("--precision", true, "fp32 or fp16 (fp16 on cuda only)", "fp32")
-      .Flag("--threads", true, "CPU threads (0 = all cores)", "0")
+      .Flag("--threads", true,
+            "CPU threads (0 = one per core that other processes leave free, measured as it runs)",
+            "0")
       .Flag("--vram-budget", true, "plan every job for this much memory (e.g. 2G)")
       .Flag("--threshold", true, "detection confidence threshold", "0.9")
       .Flag("--nms", true, "detection NMS IoU threshold", "0.4")

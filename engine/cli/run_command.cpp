@@ -40,7 +40,9 @@ void AddRunFlags(const RunCommand& c, Args& a) {
             "auto")
       .Flag("--vram-budget", true,
             "plan for this much memory (e.g. 2G) instead of what is free; bounds RAM on cpu")
-      .Flag("--threads", true, "CPU threads (0 = all cores)", "0")
+      .Flag("--threads", true,
+            "CPU threads (0 = one per core that other processes leave free, measured as it runs)",
+            "0")
       .Flag("--max-pixels", true,
             "the largest input image decoded, in pixels (width x height); larger ones are "
             "refused from their header",

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/cpu_load.h"
 #include "core/host_memory.h"
 
 extern "C" void openblas_set_num_threads(int);
@@ -62,7 +63,8 @@ class Pool {
   // start-up with the workers created so far. Either way a notice says so. It must not
   // throw: unwinding would destroy the condition variables under the workers already
   // waiting on them (a hang in pthread_cond_destroy) and then joinable threads.
-  explicit Pool(int threads) {
+  // `auto_threads`: the pool then uses only the cores others leave free (cpu_load.h).
+  Pool(int threads, bool auto_threads) {
     int want = std::max(1, threads);
     std::string why;
     const int64_t headroom = AddressSpaceHeadroom();
@@ -87,6 +89,7 @@ class Pool {
       std::fprintf(stderr, "notice: started %d of %d CPU threads (%s); going on with %d\n", size_,
                    threads, why.c_str(), size_);
     }
+    if (auto_threads && size_ > 1) free_ = std::make_unique<FreeCores>(size_);
   }
   ~Pool() {
     {
@@ -97,11 +100,12 @@ class Pool {
     for (auto& t : workers_) t.join();
   }
   int size() const { return size_; }
+  int active() { return free_ ? free_->Threads() : size_; }
 
   // One ParallelFor at a time: the caller plus up to max_threads - 1 workers drain it.
   void Run(int64_t n, const Fn& fn, int max_threads) {
     std::lock_guard<std::mutex> caller(run_mutex_);  // one job at a time
-    const int participants = max_threads > 0 ? std::min(max_threads, size_) : size_;
+    const int participants = max_threads > 0 ? std::min(max_threads, size_) : active();
     Job job(fn, n, ParallelChunks(n, participants), participants - 1);
     {
       std::lock_guard<std::mutex> l(m_);
@@ -198,6 +202,7 @@ class Pool {
   std::atomic<uint64_t> generation_{0};  // changed under m_
   bool stop_ = false;
   int size_ = 1;
+  std::unique_ptr<FreeCores> free_;  // auto mode only
   std::vector<std::thread> workers_;
 };
 
@@ -209,7 +214,7 @@ Pool& GetPool() {
   std::lock_guard<std::mutex> l(g_pool_mutex);
   if (!g_pool) {
     int t = g_threads > 0 ? g_threads : static_cast<int>(std::thread::hardware_concurrency());
-    g_pool = std::make_unique<Pool>(std::max(1, t));
+    g_pool = std::make_unique<Pool>(std::max(1, t), g_threads <= 0);
   }
   return *g_pool;
 }
@@ -239,6 +244,10 @@ void SetParallelThreads(int threads) {
 
 int ParallelThreads() {
   return GetPool().size();
+}
+
+int ActiveThreads() {
+  return GetPool().active();
 }
 
 int BlasThreadsFor(int threads) {
@@ -319,11 +328,12 @@ void ParallelFor(int64_t n, const Fn& fn, int max_threads) {
   GPEN_CHECK_MSG(!t_in_body, "ParallelFor called inside a ParallelFor body");
   if (n <= 0) return;
   Pool& p = GetPool();
-  if (p.size() == 1 || n == 1 || max_threads == 1) {
+  const int threads = max_threads > 0 ? std::min(max_threads, p.size()) : p.active();
+  if (threads <= 1 || n == 1) {
     RunBody(fn, 0, n);
     return;
   }
-  p.Run(n, fn, max_threads);
+  p.Run(n, fn, threads);
 }
 
 }  // namespace gpen

@@ -24,6 +24,11 @@
 // at a time. Under an address-space limit each concurrent caller would map another
 // OpenBLAS buffer lazily (and OpenBLAS retries a failed map forever), so there OpenBLAS
 // keeps its own threads and GemmThreads() is 1.
+//
+// Dynamic chunks do not help against a process that never sleeps: a worker sharing its
+// core waits a scheduler slice for it after every op, and ops last about as long. So by
+// default (threads 0) the pool uses only the cores other processes leave free, measured
+// as it runs (core/cpu_load.h); an explicit thread count is always used as given.
 #pragma once
 
 #include <cstdint>
@@ -38,16 +43,20 @@ namespace gpen {
 // Only what a GEMM packs into it becomes resident (run_plan.cpp counts that).
 inline constexpr int64_t kBlasBufferBytes = int64_t{128} << 20;
 
-// Number of worker threads (including the caller); 0 = hardware concurrency.
+// Number of worker threads (including the caller); 0 = auto: the pool starts one per
+// core and uses as many as other processes leave free (core/cpu_load.h).
 void SetParallelThreads(int threads);
 // The threads the pool has: fewer than asked for when no more could be created.
 int ParallelThreads();
+// The threads a ParallelFor uses now: the pool's, or in auto mode the free cores,
+// measured again every FreeCores::kIntervalS.
+int ActiveThreads();
 
 // The threads OpenBLAS uses when `threads` are asked for (0 = all it started with):
 // at most the number it created when it was loaded (all cores or OPENBLAS_NUM_THREADS).
 int BlasThreadsFor(int threads);
 
-// Starts the CPU backend's threads for `threads` (0 = all cores): the pool (falling back
+// Starts the CPU backend's threads for `threads` (0 = auto, see above): the pool (falling back
 // to the threads it can create, with a notice) and OpenBLAS's share. The first call also
 // has OpenBLAS map its buffer for the calling thread now, with one small GEMM, so that
 // later GEMMs never allocate: OpenBLAS retries a buffer it cannot map forever. It fails
@@ -59,7 +68,7 @@ int BlasThreadsFor(int threads);
 int GemmThreads();
 
 // Calls fn(begin, end) on disjoint chunks covering [0, n), claimed one at a time from a
-// shared counter by at most `max_threads` threads (0 = all of the pool's); returns when
+// shared counter by at most `max_threads` threads (0 = ActiveThreads()); returns when
 // all are done. An exception thrown by fn is rethrown here once every chunk has ended
 // (chunks not started by then are skipped). Callers from several threads take turns; fn
 // must not call ParallelFor itself: a nested call is a programmer error (GPEN_CHECK).

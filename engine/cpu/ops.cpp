@@ -55,7 +55,7 @@ void ParallelWork(int64_t n, int64_t work, F&& fn) {
 
 void ParallelSgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                    const float* b, int64_t ldb, float* c, int64_t ldc) {
-  const int threads = std::min(GemmThreads(), ParallelThreads());
+  const int threads = std::min(GemmThreads(), ActiveThreads());
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * k;
   const bool by_cols = n >= threads * kMinBlock || n >= m;  // columns: A packed per block
   const int64_t extent = by_cols ? n : m;

@@ -40,7 +40,7 @@ namespace gpen {
 struct PipelineOptions {
   Device device = Device::kCpu;
   Precision precision = Precision::kFp32;
-  int threads = 0;          // CPU threads, 0 = all cores
+  int threads = 0;          // CPU threads, 0 = the free cores (core/cpu_load.h)
   int64_t budget = 0;       // bytes; 0 = measure
   int64_t fixed_batch = 0;  // 0 = the planner chooses
   uint64_t noise_seed = 0;

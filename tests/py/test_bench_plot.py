@@ -78,7 +78,7 @@ class SweepRowsTest(unittest.TestCase):
         self.assertEqual(plot_bench.point_label(
             {"arch": "bfr512", "net": "gpen", "precision": "fp16", "batch": "4", "tile": "256",
              "tile_pad": "32", "budget_mib": "1024", "threads": "0", "size": "512"}),
-            "bfr512 fp16 b4 tile 256+32 1024M all cores")
+            "bfr512 fp16 b4 tile 256+32 1024M free cores")
         rows = [{"arch": "rrdb-tiny", "net": "rrdbnet", "precision": "fp32", "batch": b, "size": "64x64",
                  "threads": "1"} for b in ("1", "2")]
         skip = plot_bench.common_columns(rows)
