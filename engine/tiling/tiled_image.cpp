@@ -71,7 +71,36 @@ Result<TilePlan> PlanFor(const Network& net, const IoSpec& image_io, int64_t til
   return p;
 }
 
+// For a plan that recomputes the image many times over: the smallest larger tile edge
+// that at least halves the work, and the budget that would plan it at the same tile
+// batch (planned as if memory were no object, then the budget for that plan's peak).
+void SuggestLargerTile(const Network& net, const TileRequest& want, int64_t pad, PlanRequest base,
+                       int source_bytes_per_pixel, bool alpha, TilePlan* plan) {
+  const int64_t edge = std::max(plan->image_io.in_h, plan->image_io.in_w);
+  const int64_t tile = std::max(plan->grid.x.tile, plan->grid.y.tile);
+  base.budget = int64_t{1} << 50;  // as if memory were no object
+  base.budget_measured = false;
+  base.limit = 0;
+  for (auto it = std::rbegin(kTileSizes); it != std::rend(kTileSizes); ++it) {
+    if (*it <= tile || *it >= edge) continue;
+    auto p = PlanFor(net, plan->image_io, *it, pad, plan->run.batch, want.hard_crop, base,
+                     source_bytes_per_pixel, alpha);
+    if (!p.ok() || p->Work() > plan->Work() / 2) continue;
+    plan->larger_tile = *it;
+    plan->larger_budget = SmallestBudgetFor(p->run.total);
+    plan->larger_work = p->Work();
+    return;
+  }
+}
+
 }  // namespace
+
+double TilePlan::Work() const {
+  const double image = static_cast<double>(grid.x.length) * static_cast<double>(grid.y.length);
+  const double windows = static_cast<double>(grid.x.count() * grid.x.window) *
+                         static_cast<double>(grid.y.count() * grid.y.window);
+  return grid.count() <= 1 || image <= 0 ? 1.0 : windows / image;
+}
 
 Result<TilePlan> ChooseTilePlan(const Network& net, const IoSpec& image_io, const TileRequest& want,
                                 PlanRequest base, int source_bytes_per_pixel, bool alpha) {
@@ -91,7 +120,11 @@ Result<TilePlan> ChooseTilePlan(const Network& net, const IoSpec& image_io, cons
     if (t >= edge) continue;
     auto p = PlanFor(net, image_io, t, pad, want.batch, want.hard_crop, base,
                      source_bytes_per_pixel, alpha);
-    if (p.ok()) return p;
+    if (p.ok()) {
+      if (p->Work() >= kSlowTileWork)
+        SuggestLargerTile(net, want, pad, base, source_bytes_per_pixel, alpha, &p.value());
+      return p;
+    }
     last = p.status();
     if (last.code() != ErrorCode::kOutOfMemory) return last;
   }
@@ -100,6 +133,16 @@ Result<TilePlan> ChooseTilePlan(const Network& net, const IoSpec& image_io, cons
                     " pixels with a pad of " + std::to_string(pad) + ")",
                 last.hint());
 }
+
+namespace {
+
+std::string FormatFactor(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1fx", x);
+  return buf;
+}
+
+}  // namespace
 
 std::string TilePlan::Describe() const {
   std::ostringstream os;
@@ -113,7 +156,14 @@ std::string TilePlan::Describe() const {
        << (std::max(grid.x.blend, grid.y.blend) > 0
                ? "seam bands " + std::to_string(2 * std::max(grid.x.blend, grid.y.blend)) + " px"
                : std::string(grid.count() > 1 && grid.x.pad > 0 ? "hard crop" : "no seam bands"))
-       << ", " << run.batch << " tile" << (run.batch == 1 ? "" : "s") << " per run\n";
+       << ", " << run.batch << " tile" << (run.batch == 1 ? "" : "s") << " per run; "
+       << FormatFactor(Work()) << " the image's pixels computed\n";
+  }
+  if (larger_tile > 0) {
+    const int64_t mib = (larger_budget + (int64_t{1} << 20) - 1) >> 20;  // rounded up
+    os << "notice: tiles this small recompute the image " << FormatFactor(Work())
+       << " over; tiles of " << larger_tile << " pixels (" << FormatFactor(larger_work)
+       << ") would need --vram-budget " << mib << "M (or that much free memory)\n";
   }
   return os.str() + run.Describe();
 }
@@ -126,7 +176,8 @@ std::string TilePlan::Json() const {
      << ",\"tile_h\":" << grid.y.tile << ",\"pad\":" << grid.x.pad
      << ",\"window_w\":" << grid.x.window << ",\"window_h\":" << grid.y.window
      << ",\"blend\":" << std::max(grid.x.blend, grid.y.blend) << ",\"tile_batch\":" << run.batch
-     << ",\"run\":" << run_json << "}";
+     << ",\"work\":" << Work() << ",\"larger_tile\":" << larger_tile
+     << ",\"larger_budget_bytes\":" << larger_budget << ",\"run\":" << run_json << "}";
   return os.str();
 }
 

@@ -56,11 +56,23 @@ struct TileRequest {
   bool hard_crop = false;  // keep each tile's core only (Real-ESRGAN's way), no seam bands
 };
 
+// An auto tile plan that recomputes at least this many times the image's pixels (small
+// tiles under a tight budget: a pad of 32 around 16-pixel tiles is 25x) says so, with the
+// budget a larger tile would need.
+inline constexpr double kSlowTileWork = 4.0;
+
 struct TilePlan {
   TileGrid grid;
   IoSpec image_io;   // the whole image's
   IoSpec window_io;  // one tile's
   RunPlan run;       // batch = tiles per run
+  // Auto plans above kSlowTileWork: a larger tile edge and the smallest budget that
+  // plans it (0: none found).
+  int64_t larger_tile = 0;
+  int64_t larger_budget = 0;
+  double larger_work = 0;
+  // The windows' pixels over the image's: what tiling recomputes (1 for one tile).
+  double Work() const;
   std::string Describe() const;
   std::string Json() const;
 };

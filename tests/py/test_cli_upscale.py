@@ -9,7 +9,9 @@ on at most 0.1% of values.
 """
 
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -106,6 +108,39 @@ class Upscale(unittest.TestCase):
         r = gpen("bench", "--arch", "rrdb-tiny", "--size", "24x")
         self.assertEqual(r.returncode, 1)
         self.assertIn("--size '24x' is not WIDTHxHEIGHT", r.stderr)
+
+    def test_small_tiles_name_the_budget_of_larger_ones(self):
+        # Just above the smallest budget the planner falls back to 16-pixel tiles, which
+        # recompute the image about 25 times (a pad of 32 on each side); the plan says so
+        # and names the budget at which tiles at least halve that, and that budget plans
+        # them. CUDA plans need no GPU given a budget and hold no process line, so the
+        # figures do not move from run to run.
+        args = ("plan", "--arch", "realesrgan-x4plus", "--device", "cuda", "--size", "2000x1500")
+        r = gpen(*args, "--vram-budget", "1M")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        need = float(re.search(r"needs ([0-9.]+) MiB", r.stderr).group(1))
+        r = gpen(*args, "--vram-budget", "%dM" % (math.ceil(need) + 1))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"of 16x16 input pixels.*; 2[0-9.]+x the image's pixels computed")
+        m = re.search(r"notice: tiles this small recompute the image [0-9.]+x over; tiles of "
+                      r"(\d+) pixels \([0-9.]+x\) would need --vram-budget (\d+)M", r.stdout)
+        self.assertIsNotNone(m, r.stdout)
+        small = json.loads(gpen(*args, "--vram-budget", "%dM" % (math.ceil(need) + 1),
+                                "--json").stdout)
+        self.assertGreaterEqual(small["work"], 4)
+        self.assertEqual(small["larger_tile"], int(m.group(1)))
+        r = gpen(*args, "--vram-budget", m.group(2) + "M", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        larger = json.loads(r.stdout)
+        self.assertLessEqual(larger["work"], small["work"] / 2)
+        self.assertLessEqual(larger["run"]["planned_peak_bytes"],
+                             int(m.group(2)) * 1024 ** 2 - larger["run"]["margin_bytes"])
+        if larger["work"] < 4:
+            self.assertEqual(larger["larger_tile"], 0)
+        # The whole image in one tile computes it once and suggests nothing.
+        r = gpen(*args, "--vram-budget", "64G", "--json")
+        whole = json.loads(r.stdout)
+        self.assertEqual((whole["tiles"], whole["work"], whole["larger_tile"]), (1, 1, 0))
 
 
 class UpscaleTiles(unittest.TestCase):
