@@ -227,8 +227,9 @@ int BlasThreadsAtLoad() {
 
 std::mutex g_blas_mutex;
 bool g_blas_buffer_mapped = false;
-int g_blas_threads = 0;              // what we last set; 0 = untouched
-std::atomic<int> g_gemm_threads{1};  // concurrent cblas_sgemm callers (GemmThreads)
+int g_blas_threads = 0;                 // what we last set; 0 = untouched
+std::atomic<int> g_gemm_threads{1};     // concurrent cblas_sgemm callers (GemmThreads)
+std::atomic<bool> g_gemm_split{false};  // GemmsSplit
 
 // OpenBLAS's share of StartCpuThreads: its thread count, then its buffer.
 Status StartBlas(int threads);
@@ -259,6 +260,14 @@ int GemmThreads() {
   return g_gemm_threads.load();
 }
 
+bool GemmsSplit() {
+  return g_gemm_split.load();
+}
+
+int GemmBlockThreads() {
+  return BlasThreadsAtLoad();
+}
+
 Status StartCpuThreads(int threads) {
   GPEN_TRY(StartBlas(threads));  // first: OpenBLAS needs its buffer, the pool can do with less
   SetParallelThreads(threads);
@@ -286,6 +295,7 @@ Status StartBlas(int threads) {
     g_blas_threads = openblas;
   }
   g_gemm_threads.store(split ? blas : 1);
+  g_gemm_split.store(split);
   if (g_blas_buffer_mapped) return Status::Ok();
   // The first GEMM maps OpenBLAS's buffer (kBlasBufferBytes); if the mapping fails,
   // OpenBLAS tries again forever. Its threads mapped theirs when they started, so room

@@ -67,6 +67,14 @@ int BlasThreadsFor(int threads);
 // threads OpenBLAS would have used, or 1 when OpenBLAS keeps its own threads (see above).
 int GemmThreads();
 
+// Whether GEMMs are split into blocks over the pool (OpenBLAS single-threaded; false
+// before StartCpuThreads and under an address-space limit), and the thread count the
+// blocks are sized for: OpenBLAS's threads at load, whatever --threads or the free cores
+// say. A GEMM's blocks, and with them its rounding, so do not depend on how many threads
+// run them: the output is the same at any --threads and under any load.
+bool GemmsSplit();
+int GemmBlockThreads();
+
 // Calls fn(begin, end) on disjoint chunks covering [0, n), claimed one at a time from a
 // shared counter by at most `max_threads` threads (0 = ActiveThreads()); returns when
 // all are done. An exception thrown by fn is rethrown here once every chunk has ended

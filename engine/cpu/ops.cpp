@@ -55,16 +55,19 @@ void ParallelWork(int64_t n, int64_t work, F&& fn) {
 
 void ParallelSgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                    const float* b, int64_t ldb, float* c, int64_t ldc) {
-  const int threads = std::min(GemmThreads(), ActiveThreads());
+  // The blocks depend on the machine only (GemmBlockThreads), never on the threads that
+  // run them now, so the result is the same at any --threads and under any load.
+  const int split_for = GemmBlockThreads();
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * k;
-  const bool by_cols = n >= threads * kMinBlock || n >= m;  // columns: A packed per block
+  const bool by_cols = n >= split_for * kMinBlock || n >= m;  // columns: A packed per block
   const int64_t extent = by_cols ? n : m;
-  if (threads <= 1 || flops < kMinSplitFlops || extent < 2 * kMinBlock) {
+  if (!GemmsSplit() || split_for <= 1 || flops < kMinSplitFlops || extent < 2 * kMinBlock) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, 0.f, c,
                 ldc);
     return;
   }
-  const int64_t block = BlockSize(extent, threads);
+  const int threads = std::min(GemmThreads(), ActiveThreads());
+  const int64_t block = BlockSize(extent, split_for);
   const int64_t blocks = (extent + block - 1) / block;
   ParallelFor(
       blocks,

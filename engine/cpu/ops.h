@@ -27,7 +27,8 @@ struct Workspace {
 // C = alpha A B (row-major; A m x k, B k x n, C m x n, leading dimensions lda, ldb, ldc),
 // split into blocks of C's columns (or rows, when it has few columns) claimed dynamically
 // by GemmThreads() threads of the pool, each block one single-threaded OpenBLAS call
-// (core/parallel.h says why). Small GEMMs run as one call.
+// (core/parallel.h says why). Small GEMMs run as one call. The blocks are the same at
+// any thread count (GemmBlockThreads), and so is the result, bit for bit.
 void ParallelSgemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                    const float* b, int64_t ldb, float* c, int64_t ldc);
 
