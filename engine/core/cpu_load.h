@@ -5,8 +5,8 @@
 // Why: the backend's ops are fork-join loops of a few milliseconds each. On a core that
 // another process keeps busy, a worker that waits between ops gets the core back only
 // when the other process's time slice ends, and by then the op is over: measured on 2
-// cores with one busy, our two threads together got 1.06 cores, the other process 0.94,
-// and 2 threads were at parity with 1 at best (bench/README.md, "Contention"). So the
+// cores with one busy, our two threads together got 1.06 cores, the busy loop 0.90, and
+// 2 threads were at parity with 1 at best (bench/README.md, "Contention"). So the
 // pool uses as many threads as there are cores that others leave free, the way
 // OpenMP's OMP_DYNAMIC sizes a team from the load, and measures again as the run goes:
 // a load that starts or stops mid-run is followed within a fraction of a second.
@@ -50,7 +50,7 @@ double OtherBusyCores(const CpuSample& before, const CpuSample& after);
 // others keep it at least 85% busy (kTakenSlack): a process that sleeps now and then
 // leaves our worker enough of its core (measured with 75% of a core busy in 10 ms
 // cycles: 2 threads 280 ms against 323 ms for 1), one that never sleeps does not; its
-// measured share is 0.94-1.07 of a core (clock ticks, 0.04 of a core each).
+// share read 0.96-1.09 of a core (clock ticks over 0.25 s: 0.04 of a core each).
 inline constexpr double kTakenSlack = 0.15;
 int FreeCoreThreads(int cores, double other_busy, int max_threads);
 
