@@ -238,6 +238,12 @@
         rows.push(["Tile size", t]);
       }
       if (plan.tile_batch !== undefined) rows.push(["At once", plural(plan.tile_batch, "tile", "tiles")]);
+      if (plan.work > 1) rows.push(["Work", plan.work.toFixed(1) + "× the image's pixels (each tile recomputes its pad)"]);
+      if (plan.larger_tile > 0 && plan.larger_budget_bytes > 0) {
+        const mib = Math.ceil(plan.larger_budget_bytes / 1048576);  // rounded up, as the CLI says it
+        rows.push(["Larger tiles", plan.larger_tile + " px tiles would need " + mib +
+                   " MB (the server's --vram-budget, or that much free memory)"]);
+      }
     } else {
       if (run.faces !== undefined) rows.push(["Faces", String(run.faces)]);
       if (run.batch !== undefined) rows.push(["Batch", plural(run.batch, "face", "faces") + " at once"]);
