@@ -160,10 +160,14 @@ std::string TilePlan::Describe() const {
        << FormatFactor(Work()) << " the image's pixels computed\n";
   }
   if (larger_tile > 0) {
-    const int64_t mib = (larger_budget + (int64_t{1} << 20) - 1) >> 20;  // rounded up
+    // The budget of this pass: all of --vram-budget for upscale, what the restorer
+    // leaves for enhance's background. Both figures rounded up to a whole MiB.
+    const auto mib_up = [](int64_t b) { return (b + (int64_t{1} << 20) - 1) >> 20; };
     os << "notice: tiles this small recompute the image " << FormatFactor(Work())
        << " over; tiles of " << larger_tile << " pixels (" << FormatFactor(larger_work)
-       << ") would need --vram-budget " << mib << "M (or that much free memory)\n";
+       << ") would need " << mib_up(larger_budget) << " MiB for this pass, "
+       << mib_up(std::max<int64_t>(1, larger_budget - run.budget))
+       << " MiB more than it had (raise --vram-budget, or free memory)\n";
   }
   return os.str() + run.Describe();
 }

@@ -113,8 +113,8 @@ class Upscale(unittest.TestCase):
         # Just above the smallest budget the planner falls back to 16-pixel tiles, which
         # recompute the image about 25 times (a pad of 32 on each side); the plan says so
         # and names the budget at which tiles at least halve that, and that budget plans
-        # them. CUDA plans need no GPU given a budget and hold no process line, so the
-        # figures do not move from run to run.
+        # them (plan's pass has all of --vram-budget). CUDA plans need no GPU given a
+        # budget and hold no process line, so the figures do not move from run to run.
         args = ("plan", "--arch", "realesrgan-x4plus", "--device", "cuda", "--size", "2000x1500")
         r = gpen(*args, "--vram-budget", "1M")
         self.assertEqual(r.returncode, 1, r.stderr)
@@ -123,12 +123,14 @@ class Upscale(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r"of 16x16 input pixels.*; 2[0-9.]+x the image's pixels computed")
         m = re.search(r"notice: tiles this small recompute the image [0-9.]+x over; tiles of "
-                      r"(\d+) pixels \([0-9.]+x\) would need --vram-budget (\d+)M", r.stdout)
+                      r"(\d+) pixels \([0-9.]+x\) would need (\d+) MiB for this pass, (\d+) MiB "
+                      r"more than it had", r.stdout)
         self.assertIsNotNone(m, r.stdout)
         small = json.loads(gpen(*args, "--vram-budget", "%dM" % (math.ceil(need) + 1),
                                 "--json").stdout)
         self.assertGreaterEqual(small["work"], 4)
         self.assertEqual(small["larger_tile"], int(m.group(1)))
+        self.assertEqual(int(m.group(2)) - int(m.group(3)), math.ceil(need) + 1)
         r = gpen(*args, "--vram-budget", m.group(2) + "M", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         larger = json.loads(r.stdout)

@@ -240,9 +240,13 @@
       if (plan.tile_batch !== undefined) rows.push(["At once", plural(plan.tile_batch, "tile", "tiles")]);
       if (plan.work > 1) rows.push(["Work", plan.work.toFixed(1) + "× the image's pixels (each tile recomputes its pad)"]);
       if (plan.larger_tile > 0 && plan.larger_budget_bytes > 0) {
-        const mib = Math.ceil(plan.larger_budget_bytes / 1048576);  // rounded up, as the CLI says it
-        rows.push(["Larger tiles", plan.larger_tile + " px tiles would need " + mib +
-                   " MB (the server's --vram-budget, or that much free memory)"]);
+        // Rounded up, as the CLI says it; "more" against this pass's own budget (the
+        // background has what the face restorer leaves of the server's --vram-budget).
+        const mib = (b) => Math.ceil(b / 1048576);
+        const more = run && run.budget_bytes > 0 ? mib(Math.max(1, plan.larger_budget_bytes - run.budget_bytes)) : 0;
+        rows.push(["Larger tiles", plan.larger_tile + " px tiles would need " + mib(plan.larger_budget_bytes) +
+                   " MB for this pass" + (more > 0 ? ", " + more + " MB more than it had" : "") +
+                   " (a larger --vram-budget for the server, or free memory)"]);
       }
     } else {
       if (run.faces !== undefined) rows.push(["Faces", String(run.faces)]);
