@@ -104,8 +104,8 @@ class Pool {
 
   // One ParallelFor at a time: the caller plus up to max_threads - 1 workers drain it.
   void Run(int64_t n, const Fn& fn, int max_threads) {
-    std::lock_guard<std::mutex> caller(run_mutex_);  // one job at a time
-    const int participants = max_threads > 0 ? std::min(max_threads, size_) : active();
+    std::lock_guard<std::mutex> caller(run_mutex_);              // one job at a time
+    const int participants = std::clamp(max_threads, 1, size_);  // ParallelFor decided
     Job job(fn, n, ParallelChunks(n, participants), participants - 1);
     {
       std::lock_guard<std::mutex> l(m_);
